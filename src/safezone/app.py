@@ -1,0 +1,190 @@
+"""create_app(settings): the one place where the web application is assembled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from safezone import __version__
+from safezone.audit.router import router as audit_router
+from safezone.auth import service as auth_service
+from safezone.auth.router import router as auth_router
+from safezone.config import Settings
+from safezone.core.bus import make_bus
+from safezone.core.bus.outbox import OutboxRelay
+from safezone.core.db import Database
+from safezone.core.errors import AppError, PayloadTooLarge
+from safezone.core.permissions import policy_of
+from safezone.incidents.router import router as incidents_router
+from safezone.realtime.router import router as realtime_router
+from safezone.realtime.service import StreamHub
+from safezone.reports.router import router as reports_router
+from safezone.web import STATIC_DIR
+from safezone.web.router import router as web_router
+from safezone.zones.router import router as zones_router
+
+log = logging.getLogger(__name__)
+
+ROUTERS = (
+    auth_router,
+    zones_router,
+    reports_router,
+    incidents_router,
+    audit_router,
+    realtime_router,
+    web_router,
+)
+
+
+def _error_response(exc: AppError) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    details = []
+    for error in exc.errors():
+        loc = error.get("loc", ())
+        if error.get("type") == "json_invalid":
+            details.append({"field": "body", "message": "The request body is not valid JSON."})
+            continue
+        message = str(error.get("msg", "is invalid"))
+        if error.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        elif error.get("type") == "missing":
+            message = "is required"
+        details.append({"field": _field_path(loc), "message": message})
+    first = details[0] if details else {"field": "body", "message": "is invalid"}
+    body = {
+        "error": {
+            "code": "invalid_input",
+            "message": first["message"]
+            if first["field"] == "body"
+            else f"{first['field']}: {first['message']}",
+            "field": first["field"],
+            "details": details,
+        }
+    }
+    malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
+    return JSONResponse(body, status_code=400 if malformed else 422)
+
+
+class BodyLimit:
+    """Refuses request bodies larger than the configured limit, before they are read."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = PayloadTooLarge(
+            f"The request body is larger than the limit of {self.max_bytes} bytes.",
+            field="body",
+        )
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _error_response(too_large)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def check_policies(app: FastAPI) -> None:
+    """Deny by default: refuse to start if any route forgot to declare who may call it."""
+    missing = []
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            declared = [policy_of(d.call) for d in route.dependant.dependencies if d.call]
+            if not any(declared):
+                missing.append(f"{','.join(sorted(route.methods or ()))} {route.path}")
+    if missing:
+        raise RuntimeError("routes without an access policy: " + "; ".join(missing))
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    settings.require_secret_key()
+    db = database or Database(settings.resolved_database_url)
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    bus = make_bus(settings.bus_url)
+    relay = OutboxRelay(db, bus, interval_s=settings.relay_interval_s)
+    db.commit_listeners.append(relay.nudge)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.stream_hub = StreamHub(bus)
+        relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            app.state.stream_hub.close()
+            await bus.close()
+            if relay.nudge in db.commit_listeners:
+                db.commit_listeners.remove(relay.nudge)
+
+    app = FastAPI(
+        title="SafeZone",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.bus = bus
+    app.state.relay = relay
+    app.state.authenticator = auth_service.authenticate_request
+    app.state.login_throttle = auth_service.IpThrottle(
+        max_failures=settings.login_max_failures * 4, window_s=15 * 60
+    )
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=settings.request_max_bytes)
+
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    check_policies(app)
+    return app

@@ -1,0 +1,221 @@
+"""The audit chain: every state change, hash-linked, written in the change's transaction.
+
+``record`` is the one way to write an audit entry, and it also queues the change's
+outbox event, so the row, its audit entry and its event commit or fail together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from safezone.audit.models import AuditEntry
+from safezone.core.bus import outbox
+from safezone.core.security import canonical_json, sha256_hex
+
+GENESIS_HASH = "0" * 64
+# Any constant works: it names the one lock that serialises chain appends on PostgreSQL.
+_PG_CHAIN_LOCK = 0x5AFE20
+
+
+def entry_hash(
+    *,
+    seq: int,
+    ts: str,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    station_id: str | None,
+    payload: Any,
+    prev_hash: str,
+) -> str:
+    """SHA-256 over the canonical JSON of every field but the hash itself."""
+    return sha256_hex(
+        canonical_json(
+            {
+                "seq": seq,
+                "ts": ts,
+                "actor": actor,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "station_id": station_id,
+                "payload": payload,
+                "prev_hash": prev_hash,
+            }
+        )
+    )
+
+
+def _lock_chain(session: Session) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    elif bind.dialect.name == "sqlite":
+        conn = session.connection()
+        if not conn.get_execution_options().get("sqlite_immediate"):
+            raise RuntimeError("audit entries must be written in a write transaction")
+
+
+def _format_ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    station_id: str | None,
+    payload: dict[str, Any] | None = None,
+    event: dict[str, Any] | None = None,
+    topic: str | None = None,
+) -> AuditEntry:
+    """Append an audit entry and, when ``event`` is given, queue its outbox event.
+
+    The event's topic defaults to the action (for example ``incident.status_changed``).
+    """
+    _lock_chain(session)
+    head = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq = (head.seq + 1) if head else 1
+    prev_hash = head.hash if head else GENESIS_HASH
+    ts = _format_ts(datetime.now(UTC))
+    fields: dict[str, Any] = {
+        "actor": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "station_id": station_id,
+        "payload": payload or {},
+    }
+    digest = entry_hash(seq=seq, ts=ts, prev_hash=prev_hash, **fields)
+    entry = AuditEntry(seq=seq, ts=ts, prev_hash=prev_hash, hash=digest, **fields)
+    session.add(entry)
+    session.flush()
+    if event is not None:
+        outbox.enqueue(
+            session,
+            topic=topic or action,
+            payload=event,
+            station_id=station_id,
+            audit_seq=seq,
+        )
+    return entry
+
+
+def list_entries(
+    session: Session, *, station_id: str, after_seq: int, limit: int, action: str | None = None
+) -> list[AuditEntry]:
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.seq > after_seq, AuditEntry.station_id == station_id)
+        .order_by(AuditEntry.seq)
+        .limit(limit)
+    )
+    if action:
+        query = query.where(AuditEntry.action == action)
+    return list(session.scalars(query).all())
+
+
+@dataclass
+class Verification:
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def _iter_chain(session: Session) -> Iterator[AuditEntry]:
+    result = session.execute(
+        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000)
+    )
+    for (row,) in result:
+        yield row
+
+
+def verify(session: Session, *, anchors: dict[int, str] | None = None) -> Verification:
+    """Walk the whole chain; report the first entry that was edited, removed, inserted
+    or moved. ``anchors`` (seq -> hash, kept outside the database) also catch a chain
+    that was cut short or rewritten from some point on."""
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    count = 0
+    seen: dict[int, str] = {}
+    for row in _iter_chain(session):
+        count += 1
+        if row.seq != expected_seq:
+            problem = (
+                f"entry {expected_seq} is missing (deleted?); the chain jumps to {row.seq}"
+                if row.seq > expected_seq
+                else f"entry {row.seq} appears out of order"
+            )
+            return Verification(False, count, row.seq, row.hash, expected_seq, problem)
+        if row.prev_hash != prev_hash:
+            return Verification(
+                False,
+                count,
+                row.seq,
+                row.hash,
+                row.seq,
+                f"entry {row.seq} does not link to entry {row.seq - 1} "
+                "(inserted, removed or reordered entries)",
+            )
+        recomputed = entry_hash(
+            seq=row.seq,
+            ts=row.ts,
+            actor=row.actor,
+            action=row.action,
+            object_type=row.object_type,
+            object_id=row.object_id,
+            station_id=row.station_id,
+            payload=row.payload,
+            prev_hash=row.prev_hash,
+        )
+        if recomputed != row.hash:
+            return Verification(
+                False,
+                count,
+                row.seq,
+                row.hash,
+                row.seq,
+                f"entry {row.seq} was changed after it was written (its hash does not match)",
+            )
+        if anchors and row.seq in anchors:
+            seen[row.seq] = row.hash
+        prev_hash = row.hash
+        expected_seq += 1
+    head_seq = expected_seq - 1
+    for seq, anchored in sorted((anchors or {}).items()):
+        if seq not in seen:
+            return Verification(
+                False, count, head_seq, prev_hash, seq, f"anchored entry {seq} is missing"
+            )
+        if seen[seq] != anchored:
+            return Verification(
+                False,
+                count,
+                head_seq,
+                prev_hash,
+                seq,
+                f"entry {seq} differs from its anchor (the chain was rewritten)",
+            )
+    return Verification(True, count, head_seq, prev_hash)
+
+
+def head(session: Session) -> tuple[int, str]:
+    row = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return (row.seq, row.hash) if row else (0, GENESIS_HASH)

@@ -1,0 +1,370 @@
+"""The `safezone` command: demo, serve, db, users, station, audit, import/export."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from safezone.config import Settings
+from safezone.core.db import Database
+from safezone.core.errors import AppError
+
+SYSTEM_ACTOR = "system:cli"
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(overrides)
+    if getattr(args, "data_dir", None):
+        values["data_dir"] = Path(args.data_dir)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CliError(
+            f"configuration: {'.'.join(str(p) for p in first['loc']) or 'settings'}: {first['msg']}"
+        ) from exc
+
+
+def _database(settings: Settings) -> Database:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.resolved_database_url)
+
+
+def _migrated(settings: Settings) -> Database:
+    from safezone.core import migrate
+
+    db = _database(settings)
+    migrate.upgrade(db)
+    return db
+
+
+def _default_station(db: Database, wanted: str | None) -> str:
+    from safezone.zones import service as zones_service
+
+    with db.reader() as session:
+        stations = zones_service.list_stations(session)
+    ids = [s.id for s in stations]
+    if wanted:
+        if wanted not in ids:
+            raise CliError(f"--station: no station '{wanted}' (known: {', '.join(ids) or '-'})")
+        return wanted
+    if len(ids) != 1:
+        raise CliError(
+            "--station is required: "
+            + (
+                "no station exists yet (safezone station create)"
+                if not ids
+                else f"there are several ({', '.join(ids)})"
+            )
+        )
+    return ids[0]
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args, env="development")
+    db = _migrated(settings)
+    from safezone.core import migrate
+
+    print(f"database at revision {migrate.current(db)} ({_redact(db.url)})")
+    return 0
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _read_password(prompt_twice: bool) -> str:
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if prompt_twice and getpass.getpass("Again: ") != password:
+            raise CliError("the two passwords differ")
+    return password
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    from safezone.auth import schemas
+    from safezone.auth import service as auth_service
+
+    settings = _settings(args, env="development")
+    db = _migrated(settings)
+    station_id = _default_station(db, args.station)
+    password = _read_password(prompt_twice=True)
+    try:
+        data = schemas.UserCreate(
+            username=args.username,
+            password=password,
+            role=args.role,
+            display_name=args.display_name or args.username,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CliError(f"{first['loc'][0]}: {first['msg']}") from exc
+    with db.transaction() as session:
+        user = auth_service.create_user(
+            session, data=data, station_id=station_id, actor=SYSTEM_ACTOR
+        )
+        print(f"created {user.role} '{user.username}' at station {station_id}")
+    return 0
+
+
+def cmd_station_create(args: argparse.Namespace) -> int:
+    from safezone.zones import service as zones_service
+
+    settings = _settings(args, env="development")
+    db = _migrated(settings)
+    if not (-90 <= args.lat <= 90 and -180 <= args.lon <= 180):
+        raise CliError("--lat must be within -90..90 and --lon within -180..180")
+    with db.transaction() as session:
+        zones_service.create_station(
+            session,
+            station_id=args.id,
+            name_th=args.name_th,
+            name_en=args.name_en,
+            lat=args.lat,
+            lon=args.lon,
+            actor=SYSTEM_ACTOR,
+        )
+    print(f"created station {args.id}")
+    return 0
+
+
+def _parse_anchor(value: str) -> tuple[int, str]:
+    seq, sep, digest = value.partition(":")
+    if not sep or not seq.isdigit() or len(digest) != 64:
+        raise CliError(f"--anchor {value!r}: expected SEQ:SHA256HEX, as printed by 'audit head'")
+    return int(seq), digest.lower()
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from safezone.audit import service as audit_service
+
+    settings = _settings(args, env="development")
+    db = _database(settings)
+    anchors = dict(_parse_anchor(a) for a in args.anchor or [])
+    with db.reader() as session:
+        result = audit_service.verify(session, anchors=anchors)
+    if args.json:
+        print(json.dumps(result.__dict__))
+    elif result.ok:
+        print(
+            f"audit chain intact: {result.entries} entries, head {result.head_seq}:"
+            f"{result.head_hash}"
+        )
+    else:
+        print(
+            f"AUDIT CHAIN BROKEN at entry {result.first_bad_seq}: {result.problem}", file=sys.stderr
+        )
+    return 0 if result.ok else 1
+
+
+def cmd_audit_head(args: argparse.Namespace) -> int:
+    from safezone.audit import service as audit_service
+
+    db = _database(_settings(args, env="development"))
+    with db.reader() as session:
+        seq, digest = audit_service.head(session)
+    print(f"{seq}:{digest}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from safezone.zones import service as zones_service
+
+    what, path = (args.what, args.file) if args.file else ("registry", args.what)
+    if what != "registry":
+        raise CliError(f"import: unknown kind '{what}'; use: safezone import [registry] FILE")
+    db = _migrated(_settings(args, env="development"))
+    station_id = _default_station(db, args.station)
+    try:
+        collection = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CliError(f"{path}: no such file") from exc
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    with db.transaction() as session:
+        result = zones_service.import_geojson(
+            session, station_id=station_id, collection=collection, actor=SYSTEM_ACTOR
+        )
+    print(json.dumps(result.model_dump()))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from safezone.zones import service as zones_service
+
+    what, path = (args.what, args.file) if args.file else ("registry", args.what)
+    if what != "registry":
+        raise CliError(f"export: unknown kind '{what}'; use: safezone export [registry] FILE")
+    db = _migrated(_settings(args, env="development"))
+    station_id = _default_station(db, args.station)
+    with db.reader() as session:
+        collection = zones_service.export_geojson(
+            session, station_id=station_id, with_secrets=args.with_secrets
+        )
+    text = json.dumps(collection, ensure_ascii=False, indent=1)
+    if path == "-":
+        print(text)
+    else:
+        Path(path).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {len(collection['features'])} features to {path}")
+    return 0
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from safezone.app import create_app
+
+    db = _migrated(settings)
+    app = create_app(settings, database=db)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from safezone import demo
+
+    overrides: dict[str, Any] = {"env": "demo"}
+    settings = _settings(args, **overrides)
+    db = _migrated(settings)
+    secret = demo.secret_key(settings.data_dir)
+    settings = settings.model_copy(update={"secret_key": secret})
+    password = settings.demo_password or os.environ.get("SAFEZONE_DEMO_PASSWORD")
+    outcome = demo.ensure_demo(db, data_dir=settings.data_dir, password=password)
+    url = f"http://{args.host}:{args.port}"
+    print(demo.banner(outcome, url=url), flush=True)
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="safezone",
+        description="SafeZone: citizen reports, SOS, CCTV, patrol and a command centre "
+        "for a police station. Settings come from SAFEZONE_* environment variables.",
+    )
+    parser.add_argument("--data-dir", help="data directory (SAFEZONE_DATA_DIR)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("demo", cmd_demo, "build a demo station (if none) and serve it")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+    p = add("serve", cmd_serve, "serve the web app and API (needs SAFEZONE_SECRET_KEY)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    add("upgrade", cmd_db_upgrade, "apply all migrations", parent=db)
+
+    users = sub.add_parser("users", help="accounts").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION"
+    )
+    p = add(
+        "create",
+        cmd_users_create,
+        "create an account (password from prompt or stdin)",
+        parent=users,
+    )
+    p.add_argument(
+        "--role", required=True, choices=["citizen", "officer", "operator", "commander", "admin"]
+    )
+    p.add_argument("--username", required=True)
+    p.add_argument("--station")
+    p.add_argument("--display-name")
+
+    station = sub.add_parser("station", help="police stations").add_subparsers(
+        dest="station_command", required=True, metavar="ACTION"
+    )
+    p = add("create", cmd_station_create, "create a station", parent=station)
+    p.add_argument("--id", required=True)
+    p.add_argument("--name-th", required=True)
+    p.add_argument("--name-en", required=True)
+    p.add_argument("--lat", type=float, required=True)
+    p.add_argument("--lon", type=float, required=True)
+
+    audit = sub.add_parser("audit", help="the audit chain").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION"
+    )
+    p = add(
+        "verify", cmd_audit_verify, "check every entry; exit 1 on the first bad one", parent=audit
+    )
+    p.add_argument(
+        "--anchor",
+        action="append",
+        help="SEQ:HASH from an earlier 'audit head', kept outside the database",
+    )
+    p.add_argument("--json", action="store_true")
+    add(
+        "head", cmd_audit_head, "print the chain head as SEQ:HASH (keep it elsewhere)", parent=audit
+    )
+
+    p = add("import", cmd_import, "import the registry from GeoJSON: import [registry] FILE")
+    p.add_argument("what")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--station")
+
+    p = add("export", cmd_export, "export the registry as GeoJSON: export [registry] FILE|-")
+    p.add_argument("what")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--station")
+    p.add_argument("--with-secrets", action="store_true", help="include SOS box secrets")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except CliError as exc:
+        print(f"safezone: error: {exc}", file=sys.stderr)
+        return 2
+    except AppError as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        print(f"safezone: error: {where}{exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Settings: every knob comes from SAFEZONE_* environment variables or a .env file.
+
+The Settings object is built once (by the CLI or a test) and passed in; nothing reads the
+environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["production", "demo", "development", "test"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SAFEZONE_", env_file=".env", extra="forbid", env_file_encoding="utf-8"
+    )
+
+    env: Environment = Field(
+        "production",
+        description="production refuses to start without real secrets; demo/development/test "
+        "may generate them.",
+    )
+    data_dir: Path = Field(
+        Path("./safezone-data"),
+        description="Where the SQLite database, uploaded photos and the demo device file live.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL. Default: sqlite:///<data_dir>/safezone.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Signs session cookies and bearer tokens. Required in production "
+        "(at least 32 characters).",
+        min_length=32,
+    )
+    bus_url: str = Field("memory://", description="Event bus: memory:// (in-process).")
+    tile_url: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tile URL template. Leave empty to draw the map without tiles.",
+    )
+    tile_attribution: str = Field(
+        "© OpenStreetMap contributors", description="Attribution shown for the tiles."
+    )
+    token_ttl_s: int = Field(3600, ge=60, le=86400, description="Bearer token lifetime.")
+    session_ttl_s: int = Field(12 * 3600, ge=300, le=7 * 86400, description="Web session life.")
+    cookie_secure: bool = Field(
+        False, description="Mark cookies Secure (set true behind HTTPS in production)."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Consecutive failed logins before an account is throttled."
+    )
+    login_lockout_s: int = Field(
+        60, ge=1, description="First lock-out after too many failures; doubles each time."
+    )
+    photo_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, description="Largest photo a citizen may upload."
+    )
+    photos_per_report: int = Field(5, ge=1, le=50, description="Photos allowed per report.")
+    request_max_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest request body the API accepts."
+    )
+    sse_poll_s: float = Field(
+        1.0, gt=0, le=30, description="How often an SSE stream re-reads the outbox when idle."
+    )
+    relay_interval_s: float = Field(
+        0.5, gt=0, le=30, description="How often the outbox relay looks for unpublished events."
+    )
+    demo_password: str | None = Field(
+        None, description="Password of the demo accounts; random if unset."
+    )
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.env == "production" and not self.secret_key:
+            raise ValueError(
+                "SAFEZONE_SECRET_KEY must be set (32+ random characters) when "
+                "SAFEZONE_ENV=production; generate one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'safezone.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    def require_secret_key(self) -> str:
+        if not self.secret_key:
+            raise RuntimeError("secret_key is not set")
+        return self.secret_key

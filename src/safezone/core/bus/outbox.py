@@ -1,0 +1,166 @@
+"""The transactional outbox: events written in the same transaction as the change.
+
+A relay publishes committed rows to the EventBus. A row's id is the event's position in
+the station's stream: SSE clients resume from it with Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from safezone.core.bus import Event, EventBus
+from safezone.core.db import Base, Database, JsonText, UtcDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    station_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    payload: Mapped[Any] = mapped_column(JsonText)
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+    def to_event(self) -> Event:
+        return Event(
+            id=self.id,
+            event_id=self.event_id,
+            topic=self.topic,
+            station_id=self.station_id,
+            payload=self.payload,
+            created_at=self.created_at,
+        )
+
+
+def enqueue(
+    session: Session,
+    *,
+    topic: str,
+    payload: dict[str, Any],
+    station_id: str | None,
+    audit_seq: int | None,
+) -> OutboxEvent:
+    """Add an event to the current transaction; it is published only if that commits."""
+    row = OutboxEvent(
+        event_id=str(uuid.uuid4()),
+        topic=topic,
+        station_id=station_id,
+        payload=payload,
+        audit_seq=audit_seq,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    session.info["outbox_dirty"] = True
+    return row
+
+
+def read_after(
+    session: Session,
+    *,
+    after_id: int,
+    station_id: str | None,
+    topic_prefixes: tuple[str, ...] = (),
+    limit: int = 500,
+) -> list[Event]:
+    """Committed events after ``after_id``, oldest first, for one station."""
+    query = select(OutboxEvent).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id)
+    if station_id is not None:
+        query = query.where(OutboxEvent.station_id == station_id)
+    rows = session.scalars(query.limit(limit)).all()
+    return [r.to_event() for r in rows if not topic_prefixes or r.topic.startswith(topic_prefixes)]
+
+
+def last_id(session: Session) -> int:
+    value = session.scalar(select(OutboxEvent.id).order_by(OutboxEvent.id.desc()).limit(1))
+    return int(value or 0)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to the bus, oldest first, at least once.
+
+    ``nudge()`` is called after each commit so events go out at once; the interval is
+    only the fallback for rows committed by another process.
+    """
+
+    def __init__(self, db: Database, bus: EventBus, *, interval_s: float) -> None:
+        self.db = db
+        self.bus = bus
+        self.interval_s = interval_s
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    def nudge(self) -> None:
+        """Thread-safe: wake the relay (called from request threads after commit)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def _fetch(self) -> list[Event]:
+        with self.db.reader() as session:
+            rows = session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.published_at.is_(None))
+                .order_by(OutboxEvent.id)
+                .limit(500)
+            ).all()
+            return [r.to_event() for r in rows]
+
+    def _mark(self, ids: list[int]) -> None:
+        with self.db.transaction() as session:
+            session.execute(
+                update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=utcnow())
+            )
+
+    async def drain(self) -> int:
+        """Publish everything pending; returns how many events went out."""
+        sent = 0
+        while True:
+            events = await asyncio.to_thread(self._fetch)
+            if not events:
+                return sent
+            for event in events:
+                await self.bus.publish(event)
+            await asyncio.to_thread(self._mark, [e.id for e in events])
+            sent += len(events)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()

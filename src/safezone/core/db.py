@@ -1,0 +1,187 @@
+"""Database engine, declarative base and sessions.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout. A transaction that will
+write starts with BEGIN IMMEDIATE, so two writers queue on the database lock instead of
+failing half-way with "database is locked" when one tries to upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, MetaData, Text, TypeDecorator, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class JsonText(TypeDecorator[Any]):
+    """JSON kept as text, identical on both databases (no jsonb key reordering)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_sqlite(engine_or_session: Engine | Session) -> bool:
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else (engine_or_session)
+    )
+    return bind.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when a transaction begins.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get("sqlite_immediate"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once this session's transaction has committed."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+def after_rollback(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` if this session's transaction is rolled back instead."""
+    session.info.setdefault("after_rollback", []).append(action)
+
+
+def _run_hooks(session: Session, key: str, other: str) -> None:
+    actions = session.info.pop(key, [])
+    session.info.pop(other, None)
+    for action in actions:
+        action()
+
+
+class Database:
+    """The engine plus two session factories: one for reads, one for writes.
+
+    ``commit_listeners`` are called after every commit that queued outbox events, so the
+    relay publishes them at once.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+        )
+        self.commit_listeners: list[Callable[[], None]] = []
+        event.listen(self._write, "after_commit", self._after_commit)
+        event.listen(self._write, "after_soft_rollback", self._after_rollback)
+
+    def _after_commit(self, session: Session) -> None:
+        _run_hooks(session, "after_commit", "after_rollback")
+        if session.info.pop("outbox_dirty", False):
+            for listener in self.commit_listeners:
+                listener()
+
+    def _after_rollback(self, session: Session, previous_transaction: Any) -> None:
+        session.info.pop("outbox_dirty", None)
+        _run_hooks(session, "after_rollback", "after_commit")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def session(self, *, write: bool) -> Session:
+        return (self._write if write else self._read)()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One write transaction: commit on success, roll back on any error."""
+        session = self.session(write=True)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        session = self.session(write=False)
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
