@@ -49,19 +49,31 @@ auth_service.security.hash_password = security.hash_password  # type: ignore[att
 def seed(db: Database) -> None:
     with db.transaction() as session:
         zones_service.create_station(
-            session, station_id=STATION, name_th="สภ.เมืองมุกดาหาร", name_en="Mukdahan",
-            lat=16.5453, lon=104.7236, actor="test",
+            session,
+            station_id=STATION,
+            name_th="สภ.เมืองมุกดาหาร",
+            name_en="Mukdahan",
+            lat=16.5453,
+            lon=104.7236,
+            actor="test",
         )
         zones_service.create_station(
-            session, station_id=OTHER_STATION, name_th="สน.ทดสอบ", name_en="Other",
-            lat=13.75, lon=100.50, actor="test",
+            session,
+            station_id=OTHER_STATION,
+            name_th="สน.ทดสอบ",
+            name_en="Other",
+            lat=13.75,
+            lon=100.50,
+            actor="test",
         )
         zones_service.create_asset(
             session,
             kind=zones_service.KINDS["zone"],
             station_id=STATION,
             data=zone_schemas.ZoneCreate(
-                id="ZONE-MARKET", name="ตลาดอินโดจีน", name_en="Indochina Market",
+                id="ZONE-MARKET",
+                name="ตลาดอินโดจีน",
+                name_en="Indochina Market",
                 geometry={"type": "Polygon", "coordinates": [ZONE_RING]},
             ),
             actor="test",
@@ -169,3 +181,44 @@ def auth(token_for: Callable[[str], str]) -> Callable[[str], dict[str, str]]:
         return {"Authorization": f"Bearer {token_for(username)}"}
 
     return headers
+
+
+class LiveServer:
+    """The real app served by uvicorn on a free loopback port, in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[LiveServer]:
+    with LiveServer(app) as server:
+        yield server
