@@ -1,0 +1,134 @@
+"""The transactional outbox: events exist only if their change committed, and the relay
+delivers each committed event to the bus once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from safezone.audit import service as audit_service
+from safezone.core.bus import Event, MemoryBus
+from safezone.core.bus.outbox import OutboxEvent, OutboxRelay
+from safezone.incidents.models import Incident
+from tests.conftest import INSIDE
+
+
+def outbox_count(db) -> int:
+    with db.reader() as session:
+        return int(session.scalar(select(func.count()).select_from(OutboxEvent)) or 0)
+
+
+def test_rolled_back_change_leaves_no_event_and_no_audit_entry(db):
+    before = outbox_count(db)
+    with db.reader() as session:
+        head_before = audit_service.head(session)
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        audit_service.record(
+            session,
+            actor="t",
+            action="incident.created",
+            object_type="x",
+            object_id=1,
+            station_id="MDH",
+            event={"a": 1},
+        )
+        raise RuntimeError("the change failed after its event was queued")
+    assert outbox_count(db) == before
+    with db.reader() as session:
+        assert audit_service.head(session) == head_before
+
+
+def test_audit_entries_need_a_write_transaction(db):
+    if not db.is_sqlite:
+        pytest.skip("the guard is specific to SQLite's lock upgrade")
+    with db.reader() as session, pytest.raises(RuntimeError, match="write transaction"):
+        audit_service.record(
+            session, actor="t", action="x", object_type="x", object_id=1, station_id=None
+        )
+
+
+def test_relay_publishes_each_committed_event_once_in_order(db):
+    received: list[Event] = []
+
+    async def scenario() -> None:
+        bus = MemoryBus()
+
+        async def consumer(event: Event) -> None:
+            received.append(event)
+
+        bus.subscribe(consumer)
+        relay = OutboxRelay(db, bus, interval_s=0.05)
+        for i in range(5):
+            with db.transaction() as session:
+                audit_service.record(
+                    session,
+                    actor="t",
+                    action="incident.note",
+                    object_type="incident",
+                    object_id=i,
+                    station_id="MDH",
+                    event={"n": i},
+                )
+        assert await relay.drain() >= 5
+        assert await relay.drain() == 0  # already marked published
+
+    asyncio.run(scenario())
+    mine = [e for e in received if e.topic == "incident.note"]
+    assert [e.payload["n"] for e in mine] == [0, 1, 2, 3, 4]
+    assert len({e.event_id for e in received}) == len(received)
+    ids = [e.id for e in received]
+    assert ids == sorted(ids)
+
+
+def test_a_failing_consumer_does_not_stop_the_others(db):
+    got: list[int] = []
+
+    async def scenario() -> None:
+        bus = MemoryBus()
+
+        async def broken(event: Event) -> None:
+            raise ValueError("consumer bug")
+
+        async def healthy(event: Event) -> None:
+            got.append(event.id)
+
+        bus.subscribe(broken)
+        bus.subscribe(healthy)
+        with db.transaction() as session:
+            audit_service.record(
+                session,
+                actor="t",
+                action="incident.note",
+                object_type="incident",
+                object_id=1,
+                station_id="MDH",
+                event={},
+            )
+        await OutboxRelay(db, bus, interval_s=0.05).drain()
+
+    asyncio.run(scenario())
+    assert got
+
+
+def test_incident_row_audit_entry_and_event_share_one_transaction(client, db, auth):
+    r = client.post(
+        "/api/v1/incidents",
+        headers=auth("operator"),
+        json={
+            "category": "fire",
+            "priority": "critical",
+            "description": "stall fire",
+            "lat": INSIDE[0],
+            "lon": INSIDE[1],
+        },
+    )
+    incident_id = r.json()["id"]
+    with db.reader() as session:
+        event = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == "incident.created")
+        ).one()
+        assert event.payload["incident"]["id"] == incident_id
+        assert event.audit_seq == audit_service.head(session)[0]
+        assert session.get(Incident, incident_id) is not None

@@ -1,0 +1,97 @@
+"""`safezone demo` builds a whole station that the other tools can drive."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from safezone import demo
+from safezone.audit import service as audit_service
+from safezone.auth import service as auth_service
+from safezone.cli import main
+from safezone.core import migrate, security
+from safezone.core.db import Database
+from safezone.incidents.models import Incident
+from safezone.zones.models import Camera, Checkpoint, SosBox, Zone
+from tests.conftest import PG_URL, _drop_triggers_and_truncate
+
+
+@pytest.fixture
+def empty_db(tmp_path):
+    if PG_URL:
+        db = Database(PG_URL)
+        _drop_triggers_and_truncate(db)
+    else:
+        db = Database(f"sqlite:///{tmp_path / 'demo.db'}")
+        migrate.upgrade(db)
+    yield db
+    db.dispose()
+
+
+def count(session, model) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_demo_builds_the_mukdahan_station(empty_db, tmp_path):
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    outcome = demo.ensure_demo(empty_db, data_dir=tmp_path, password="demo-password-1", now=now)
+    assert outcome.created
+    with empty_db.reader() as session:
+        assert count(session, Zone) == 3
+        assert count(session, Camera) == 61
+        assert len(set(session.scalars(select(Camera.pole_id)))) == 18
+        assert count(session, SosBox) == 12
+        assert count(session, Checkpoint) == 20
+        incidents = session.scalars(select(Incident)).all()
+        # several weeks of history, spread over the days
+        assert len(incidents) > 150
+        days = {i.created_at.date() for i in incidents}
+        assert len(days) >= 35
+        assert all(i.created_at < now for i in incidents)
+        # every demo account can sign in with the chosen password
+        for username, role in outcome.accounts:
+            user = auth_service.find_user(session, username=username)
+            assert user is not None and user.role == role
+            assert security.verify_password("demo-password-1", user.password_hash)[0]
+        assert audit_service.verify(session).ok
+
+
+def test_device_file_lists_boxes_and_checkpoints(empty_db, tmp_path):
+    outcome = demo.ensure_demo(empty_db, data_dir=tmp_path, password="demo-password-1")
+    content = json.loads(outcome.device_file.read_text(encoding="utf-8"))
+    assert outcome.device_file.name == "demo-devices.json"
+    assert len(content["sos_boxes"]) == 12
+    assert set(content["sos_boxes"][0]) >= {"id", "lat", "lon", "secret"}
+    assert len(content["checkpoints"]) == 20
+    assert set(content["checkpoints"][0]) >= {"id", "lat", "lon"}
+    assert stat.S_IMODE(os.stat(outcome.device_file).st_mode) == 0o600
+
+
+def test_second_run_keeps_the_station_and_resets_passwords(empty_db, tmp_path):
+    demo.ensure_demo(empty_db, data_dir=tmp_path, password="first-password-1")
+    again = demo.ensure_demo(empty_db, data_dir=tmp_path, password=None)
+    assert not again.created
+    assert len(again.password) >= 10
+    with empty_db.reader() as session:
+        assert count(session, Camera) == 61
+        user = auth_service.find_user(session, username="operator")
+        assert security.verify_password(again.password, user.password_hash)[0]
+        assert not security.verify_password("first-password-1", user.password_hash)[0]
+
+
+def test_demo_secret_key_is_kept_private(tmp_path):
+    key = demo.secret_key(tmp_path)
+    assert demo.secret_key(tmp_path) == key and len(key) >= 32
+    assert stat.S_IMODE(os.stat(tmp_path / "secret.key").st_mode) == 0o600
+
+
+def test_db_upgrade_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SAFEZONE_DATABASE_URL", raising=False)
+    assert main(["--data-dir", str(tmp_path), "db", "upgrade"]) == 0
+    assert "0001" in capsys.readouterr().out
+    assert (tmp_path / "safezone.db").exists()
