@@ -237,7 +237,14 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     db = _migrated(settings)
     app = create_app(settings, database=db)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     relay_interval_s: float = Field(
         0.5, gt=0, le=30, description="How often the outbox relay looks for unpublished events."
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Addresses of trusted reverse proxies (comma-separated) whose "
+        "X-Forwarded-For is believed; empty = use the peer address.",
+    )
     demo_password: str | None = Field(
         None, description="Password of the demo accounts; random if unset."
     )

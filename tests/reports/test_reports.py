@@ -362,3 +362,15 @@ def test_reject_is_shown_on_tracking_page(client, auth):
     track = client.get(f"/api/v1/reports/track/{code}").json()
     assert track["status"] == "rejected"
     assert track["updates"][-1]["message"] == "ข้อมูลไม่เพียงพอ"
+
+
+def test_stale_credentials_never_block_a_report(client, db):
+    """An expired or forged token on an open route is treated as anonymous."""
+    r = client.post(
+        "/api/v1/reports",
+        json=report_body(kind="emergency", category="assault"),
+        headers={"Authorization": "Bearer not-a-real-token"},
+    )
+    assert r.status_code == 201
+    with db.reader() as session:
+        assert session.scalar(select(Report)).reporter_user_id is None

@@ -79,7 +79,14 @@ def public() -> Any:
     """A dependency that marks a route as open to anyone; gives the principal if any."""
 
     def _public(request: Request) -> Principal | None:
-        return current_principal(request)
+        # Open routes never turn a caller away for stale or incomplete credentials (an
+        # expired token, a missing CSRF header): the request goes on as anonymous, so a
+        # citizen's emergency report is accepted whatever state their login is in.
+        try:
+            return current_principal(request)
+        except (Unauthorized, Forbidden):
+            request.state.principal = None
+            return None
 
     setattr(_public, POLICY_MARK, "public")
     return Depends(_public)
