@@ -192,15 +192,18 @@ class LiveServer:
 
         import uvicorn
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        # The bound socket is handed to uvicorn, so no other process can take the port.
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         import time
@@ -216,9 +219,14 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+        self.sock.close()
 
 
 @pytest.fixture
 def live_server(app: Any) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
         yield server
+
+
+# Shared with every test module: an SOS site (a box, cameras around it, units nearby).
+from tests.sos.conftest import sos_site  # noqa: E402, F401

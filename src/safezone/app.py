@@ -3,42 +3,81 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safezone import __version__
+from safezone.alerts.router import router as alerts_router
 from safezone.audit.router import router as audit_router
 from safezone.auth import service as auth_service
 from safezone.auth.router import router as auth_router
+from safezone.cameras.router import router as cameras_router
 from safezone.config import Settings
 from safezone.core.bus import make_bus
 from safezone.core.bus.outbox import OutboxRelay
 from safezone.core.db import Database
 from safezone.core.errors import AppError, PayloadTooLarge
-from safezone.core.permissions import policy_of
+from safezone.core.permissions import Principal, policy_of, public
+from safezone.core.scheduler import Scheduler
 from safezone.incidents.router import router as incidents_router
+from safezone.patrol.router import router as patrol_router
 from safezone.realtime.router import router as realtime_router
 from safezone.realtime.service import StreamHub
 from safezone.reports.router import router as reports_router
+from safezone.sos import jobs as sos_jobs
+from safezone.sos.gateway import MqttGateway
+from safezone.sos.router import router as sos_router
 from safezone.web import STATIC_DIR
 from safezone.web.router import router as web_router
 from safezone.zones.router import router as zones_router
 
 log = logging.getLogger(__name__)
 
+system_router = APIRouter(prefix="/api/v1", tags=["system"])
+
+
+@system_router.get("/health")
+def health(request: Request, principal: Annotated[Principal | None, public()]) -> JSONResponse:
+    """For load balancers and operators: the database answers, and the MQTT gateway (when
+    configured) is connected. 503 when something is down."""
+    checks: dict[str, str] = {}
+    try:
+        with request.app.state.db.reader() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means "down" here
+        checks["database"] = f"down: {exc.__class__.__name__}"
+    gateway = request.app.state.gateway
+    if gateway is not None:
+        checks["mqtt"] = "ok" if gateway.connected.is_set() else "down: not connected"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", "checks": checks},
+        status_code=200 if healthy else 503,
+    )
+
+
 ROUTERS = (
+    system_router,
     auth_router,
     zones_router,
     reports_router,
     incidents_router,
+    alerts_router,
+    sos_router,
+    cameras_router,
+    patrol_router,
     audit_router,
     realtime_router,
     web_router,
@@ -115,14 +154,32 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+def _api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Every API route of the app, including those of included routers.
+
+    Newer FastAPI keeps included routers as one opaque entry in ``app.routes`` and
+    offers ``iter_route_contexts`` to walk them; older versions list the routes directly.
+    """
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI
+        routes: list[Any] = list(app.routes)
+    else:
+        routes = [ctx.original_route for ctx in iter_route_contexts(app.routes)]
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif not isinstance(route, BaseRoute) or not isinstance(route, (Mount, Route)):
+            raise RuntimeError(f"cannot check the access policy of route {route!r}")
+
+
 def check_policies(app: FastAPI) -> None:
     """Deny by default: refuse to start if any route forgot to declare who may call it."""
     missing = []
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            declared = [policy_of(d.call) for d in route.dependant.dependencies if d.call]
-            if not any(declared):
-                missing.append(f"{','.join(sorted(route.methods or ()))} {route.path}")
+    for route in _api_routes(app):
+        declared = [policy_of(d.call) for d in route.dependant.dependencies if d.call]
+        if not any(declared):
+            missing.append(f"{','.join(sorted(route.methods or ()))} {route.path}")
     if missing:
         raise RuntimeError("routes without an access policy: " + "; ".join(missing))
 
@@ -135,15 +192,38 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     relay = OutboxRelay(db, bus, interval_s=settings.relay_interval_s)
     db.commit_listeners.append(relay.nudge)
 
+    scheduler = Scheduler(db)
+    sos_jobs.schedule(scheduler, settings)
+    gateway = (
+        MqttGateway(
+            db,
+            url=settings.mqtt_url,
+            client_id=settings.mqtt_client_id,
+            tolerance_s=settings.sos_clock_tolerance_s,
+        )
+        if settings.mqtt_url
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.stream_hub = StreamHub(bus)
+        db.commit_listeners.append(app.state.stream_hub.nudge)
+        workers = sos_jobs.SosWorkers(db, settings, bus)
         relay.start()
+        scheduler.start()
+        if gateway is not None:
+            gateway.start()
         try:
             yield
         finally:
+            if gateway is not None:
+                gateway.stop()
+            await scheduler.stop()
             await relay.stop()
+            await workers.stop()
             app.state.stream_hub.close()
+            db.commit_listeners.remove(app.state.stream_hub.nudge)
             await bus.close()
             if relay.nudge in db.commit_listeners:
                 db.commit_listeners.remove(relay.nudge)
@@ -160,6 +240,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.db = db
     app.state.bus = bus
     app.state.relay = relay
+    app.state.scheduler = scheduler
+    app.state.gateway = gateway
     app.state.authenticator = auth_service.authenticate_request
     app.state.login_throttle = auth_service.IpThrottle(
         max_failures=settings.login_max_failures * 4, window_s=15 * 60
@@ -182,6 +264,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.request_max_bytes)
+    # Pages carry their string catalogue; phones on slow links feel every kilobyte.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
 
     for router in ROUTERS:
         app.include_router(router)

@@ -54,8 +54,7 @@ def _default_station(db: Database, wanted: str | None) -> str:
     from safezone.zones import service as zones_service
 
     with db.reader() as session:
-        stations = zones_service.list_stations(session)
-    ids = [s.id for s in stations]
+        ids = [s.id for s in zones_service.list_stations(session)]
     if wanted:
         if wanted not in ids:
             raise CliError(f"--station: no station '{wanted}' (known: {', '.join(ids) or '-'})")
@@ -269,6 +268,56 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate_sos_boxes(args: argparse.Namespace) -> int:
+    from safezone.sos import simulator
+
+    settings = _settings(args, env="development")
+    device_file = Path(args.devices) if args.devices else settings.data_dir / "demo-devices.json"
+    if args.count < 1 or args.rate <= 0:
+        raise CliError("--count must be at least 1 and --rate above 0")
+    try:
+        boxes = simulator.load_boxes(device_file, args.count)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    mqtt_url = args.mqtt_url or (settings.mqtt_url if args.transport == "mqtt" else None)
+    if args.transport == "mqtt":
+        if not mqtt_url:
+            raise CliError("--transport mqtt needs --mqtt-url or SAFEZONE_MQTT_URL")
+        try:
+            send = simulator.mqtt_sender(mqtt_url)
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot reach the MQTT broker at {mqtt_url}: {exc}") from exc
+    else:
+        send = simulator.http_sender(args.url)
+
+    def progress(stats: simulator.Stats, elapsed: float) -> None:
+        total = sum(stats.sent.values())
+        print(
+            f"[{elapsed:6.0f} s] sent {total} ({total / max(elapsed, 1e-9):.1f}/s) "
+            f"{dict(stats.sent)} errors {stats.errors}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    print(
+        f"simulating {len(boxes)} boxes at {args.rate}/s over {args.transport}; Ctrl-C stops",
+        file=sys.stderr,
+    )
+    try:
+        stats = simulator.run(
+            boxes,
+            rate=args.rate,
+            duration_s=args.duration,
+            send=send,
+            seed=args.seed,
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(stats.summary()))
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------
 
 
@@ -342,6 +391,24 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "head", cmd_audit_head, "print the chain head as SEQ:HASH (keep it elsewhere)", parent=audit
     )
+
+    simulate = sub.add_parser("simulate", help="simulated devices").add_subparsers(
+        dest="simulate_command", required=True, metavar="WHAT"
+    )
+    p = add(
+        "sos-boxes",
+        cmd_simulate_sos_boxes,
+        "drive SOS box traffic from the demo's device file",
+        parent=simulate,
+    )
+    p.add_argument("--count", type=int, default=12, help="how many boxes")
+    p.add_argument("--rate", type=float, default=2.0, help="messages per second, all boxes")
+    p.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C)")
+    p.add_argument("--transport", choices=["mqtt", "http"], default="http")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="the server, for HTTP")
+    p.add_argument("--mqtt-url", help="the broker, for MQTT (default SAFEZONE_MQTT_URL)")
+    p.add_argument("--devices", help="device file (default: the data dir's demo-devices.json)")
+    p.add_argument("--seed", type=int, help="random seed, for repeatable traffic")
 
     p = add("import", cmd_import, "import the registry from GeoJSON: import [registry] FILE")
     p.add_argument("what")

@@ -72,6 +72,40 @@ class Settings(BaseSettings):
     relay_interval_s: float = Field(
         0.5, gt=0, le=30, description="How often the outbox relay looks for unpublished events."
     )
+    mqtt_url: str | None = Field(
+        None,
+        description="MQTT broker for SOS boxes, e.g. mqtt://127.0.0.1:1883. Unset = MQTT off "
+        "(boxes can still use the HTTP fallback).",
+    )
+    mqtt_client_id: str = Field(
+        "safezone-gateway",
+        description="The gateway's MQTT client id. It keeps a persistent session, so the "
+        "broker holds presses for it while it is down; give each node its own id.",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+    )
+    sos_clock_tolerance_s: int = Field(
+        300, ge=5, le=86400, description="How far a box's timestamp may be from ours."
+    )
+    sos_ack_timeout_s: int = Field(
+        60,
+        ge=5,
+        le=3600,
+        description="An SOS incident nobody acknowledges in this time is escalated.",
+    )
+    escalation_webhook_url: str | None = Field(
+        None, description="Escalations are also POSTed here as JSON (optional)."
+    )
+    webhook_secret: str | None = Field(
+        None,
+        min_length=16,
+        description="Signs outgoing webhooks (X-SafeZone-Signature: HMAC-SHA256 hex).",
+    )
+    monitor_interval_s: float = Field(
+        5.0, gt=0, le=300, description="How often box heartbeats and escalations are checked."
+    )
+    snapshot_timeout_s: float = Field(
+        3.0, gt=0, le=30, description="How long to wait for one camera snapshot."
+    )
     forwarded_allow_ips: str = Field(
         "",
         description="Addresses of trusted reverse proxies (comma-separated) whose "

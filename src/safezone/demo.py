@@ -24,8 +24,11 @@ from safezone.auth import service as auth_service
 from safezone.core import security
 from safezone.core.db import Database
 from safezone.core.geo import polygon_geometry
+from safezone.core.permissions import Principal
 from safezone.incidents import service as incidents_service
 from safezone.incidents.schemas import Category, IncidentCreate, Priority, Status
+from safezone.patrol import service as patrol_service
+from safezone.patrol.schemas import LocationReport, UnitCreate
 from safezone.reports import service as reports_service
 from safezone.reports.schemas import ReportCreate
 from safezone.zones import schemas as zone_schemas
@@ -221,6 +224,41 @@ def _registry(session: Session, rng: random.Random) -> None:
         )
 
 
+UNITS: tuple[tuple[str, str, str], ...] = (
+    ("MDH-CAR-1", "สายตรวจ 1 (รถยนต์)", "car"),
+    ("MDH-CAR-2", "สายตรวจ 2 (รถยนต์)", "car"),
+    ("MDH-MC-1", "สายตรวจ จยย. 1", "motorbike"),
+    ("MDH-MC-2", "สายตรวจ จยย. 2", "motorbike"),
+    ("MDH-MC-3", "สายตรวจ จยย. 3", "motorbike"),
+    ("MDH-FOOT-1", "สายตรวจเดินเท้า ตลาดอินโดจีน", "foot"),
+)
+
+
+def _units(session: Session, rng: random.Random) -> None:
+    """Six patrol units placed in the zones; officer1 crews the first motorbike."""
+    officer = auth_service.find_user(session, username="officer1")
+    admin = Principal(user_id=0, username="demo", role="admin", station_id=STATION_ID)
+    for index, (unit_id, callsign, kind) in enumerate(UNITS):
+        patrol_service.create_unit(
+            session,
+            data=UnitCreate(
+                id=unit_id,
+                callsign=callsign,
+                kind=kind,
+                status="available",
+                officer_user_id=officer.id if officer and unit_id == "MDH-MC-1" else None,
+            ),
+            principal=admin,
+        )
+        lat, lon = _point_in(rng, ZONES[index % 3][3])
+        patrol_service.report_location(
+            session,
+            unit_id=unit_id,
+            report=LocationReport(lat=lat, lon=lon),
+            principal=admin,
+        )
+
+
 def _history(session: Session, rng: random.Random, now: datetime) -> None:
     """Several weeks of past incidents with realistic hours, categories and response times."""
     rings = [z[3] for z in ZONES]
@@ -389,6 +427,8 @@ def ensure_demo(
             _history(session, rng, now)
             _open_reports(session, rng)
         accounts = _accounts(session, chosen)
+        if created:
+            _units(session, rng)
         device_file = write_device_file(session, data_dir)
     return DemoOutcome(created, chosen, accounts, device_file)
 

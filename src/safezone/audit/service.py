@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safezone.audit.models import AuditEntry
@@ -19,8 +19,6 @@ from safezone.core.bus import outbox
 from safezone.core.security import canonical_json, sha256_hex
 
 GENESIS_HASH = "0" * 64
-# Any constant works: it names the one lock that serialises chain appends on PostgreSQL.
-_PG_CHAIN_LOCK = 0x5AFE20
 
 
 def entry_hash(
@@ -53,16 +51,6 @@ def entry_hash(
     )
 
 
-def _lock_chain(session: Session) -> None:
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-    elif bind.dialect.name == "sqlite":
-        conn = session.connection()
-        if not conn.get_execution_options().get("sqlite_immediate"):
-            raise RuntimeError("audit entries must be written in a write transaction")
-
-
 def _format_ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -83,7 +71,7 @@ def record(
 
     The event's topic defaults to the action (for example ``incident.status_changed``).
     """
-    _lock_chain(session)
+    outbox.serialize_writers(session)
     head = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()

@@ -78,7 +78,9 @@ def open_session(
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(response: Response, principal: SignedIn) -> Response:
+def logout(request: Request, session: SessionDep, principal: SignedIn) -> Response:
+    """Sign out: this session cookie or bearer token stops working at once."""
+    auth_service.revoke_current(session, request=request, principal=principal)
     response = Response(status_code=204)
     response.delete_cookie(auth_service.SESSION_COOKIE, path="/")
     response.delete_cookie(auth_service.CSRF_COOKIE, path="/")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
-from safezone.auth.models import User
+from safezone.auth.models import RevokedToken, User
 from safezone.auth.schemas import UserCreate, UserUpdate
 from safezone.config import Settings
 from safezone.core import security
@@ -270,7 +270,36 @@ def _principal_from_claims(request: Request, claims: dict[str, object]) -> Princ
         user = session.get(User, user_id)
         if user is None or not user.active or user.token_version != claims.get("ver"):
             return None
+        if session.get(RevokedToken, str(claims.get("jti", ""))) is not None:
+            return None
+        request.state.token_claims = claims
         return principal_of(user)
+
+
+def revoke_current(session: Session, *, request: Request, principal: Principal) -> None:
+    """Sign out: the token or session cookie of this request stops working at once."""
+    claims = getattr(request.state, "token_claims", None)
+    if not claims or not claims.get("jti"):
+        return
+    now = utcnow()
+    # Expired revocations are useless; clear them while we are here.
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    if session.get(RevokedToken, str(claims["jti"])) is None:
+        session.add(
+            RevokedToken(
+                jti=str(claims["jti"]),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            )
+        )
+    audit_service.record(
+        session,
+        actor=principal.actor,
+        action="user.logout",
+        object_type="user",
+        object_id=principal.user_id,
+        station_id=principal.station_id,
+        payload={},
+    )
 
 
 def authenticate_request(request: Request) -> Principal | None:

@@ -120,6 +120,7 @@ def after_rollback(session: Session, action: Callable[[], None]) -> None:
 
 
 def _run_hooks(session: Session, key: str, other: str) -> None:
+    session.info.pop("sequence_locked", None)
     actions = session.info.pop(key, [])
     session.info.pop(other, None)
     for action in actions:

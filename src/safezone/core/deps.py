@@ -29,8 +29,17 @@ def get_session(request: Request) -> Iterator[Session]:
 
     Requests that change things get a write transaction (BEGIN IMMEDIATE on SQLite).
     """
+    yield from _session(request, write=request.method not in SAFE_METHODS)
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """A write transaction even for a GET: for reads that must be audited (viewings)."""
+    yield from _session(request, write=True)
+
+
+def _session(request: Request, *, write: bool) -> Iterator[Session]:
     db = get_database(request)
-    session = db.session(write=request.method not in SAFE_METHODS)
+    session = db.session(write=write)
     try:
         yield session
         session.commit()
@@ -42,5 +51,6 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+AuditedReadDep = Annotated[Session, Depends(get_write_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]

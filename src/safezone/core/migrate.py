@@ -19,7 +19,7 @@ def alembic_config(db: Database) -> Config:
     return config
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: Database, revision: str = "heads") -> None:
     config = alembic_config(db)
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -30,4 +30,5 @@ def current(db: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with db.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(heads) if heads else None

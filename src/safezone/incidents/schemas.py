@@ -104,6 +104,7 @@ class IncidentDetail(IncidentSummary):
     on_scene_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    escalated_at: datetime | None = None
     timeline: list[TimelineEntry]
     reports: list[LinkedReport] = []
     allowed_next: list[Status]

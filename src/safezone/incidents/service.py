@@ -91,7 +91,7 @@ def create_incident(
         priority=data.priority,
         category=data.category,
         source=source,
-        title=data.title or data.category.replace("_", " ").capitalize(),
+        title=data.title,
         description=data.description,
         lat=data.lat,
         lon=data.lon,
@@ -259,6 +259,46 @@ def add_note(
     return incident
 
 
+def overdue_unacknowledged(
+    session: Session, *, sources: tuple[str, ...], created_before: datetime
+) -> list[Incident]:
+    """Urgent incidents still 'new' past their deadline and not yet escalated."""
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(
+                Incident.status == "new",
+                Incident.source.in_(sources),
+                Incident.created_at < created_before,
+                Incident.escalated_at.is_(None),
+            )
+            .order_by(Incident.id)
+        )
+    )
+
+
+def escalate(session: Session, *, incident_id: int, reason: str, actor: str) -> Incident:
+    """Mark an incident as escalated (to the commander, and through the webhook)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"No incident with id {incident_id}.", field="id")
+    incident.escalated_at = utcnow()
+    session.add(
+        IncidentEvent(
+            incident_id=incident.id,
+            ts=incident.escalated_at,
+            actor=actor,
+            action="escalated",
+            note=reason,
+        )
+    )
+    session.flush()
+    _publish(
+        session, incident, actor=actor, action="incident.escalated", payload={"reason": reason}
+    )
+    return incident
+
+
 def public_status(session: Session, *, incident_id: int) -> tuple[str, datetime] | None:
     """The status a citizen may see for the incident their report fed, and when it changed."""
     incident = session.get(Incident, incident_id)
@@ -299,7 +339,7 @@ def record_past_incident(
         priority=data.priority,
         category=data.category,
         source=source,
-        title=data.title or data.category.replace("_", " ").capitalize(),
+        title=data.title,
         description=data.description,
         lat=data.lat,
         lon=data.lon,

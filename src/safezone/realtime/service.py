@@ -15,7 +15,15 @@ from safezone.core.bus import Event, EventBus, outbox
 from safezone.core.db import Database
 
 # What the command centre sees; other topics stay on the bus for back-end consumers.
-STREAM_TOPICS: tuple[str, ...] = ("incident.", "report.", "registry.")
+STREAM_TOPICS: tuple[str, ...] = (
+    "incident.",
+    "report.",
+    "registry.",
+    "sos.",
+    "unit.",
+    "maintenance.",
+    "alert.",
+)
 KEEPALIVE_S = 15.0
 
 
@@ -25,10 +33,20 @@ class StreamHub:
     def __init__(self, bus: EventBus) -> None:
         self._waiters: set[asyncio.Event] = set()
         self._unsubscribe: Callable[[], None] = bus.subscribe(self._on_event)
+        self._loop = asyncio.get_running_loop()
 
     async def _on_event(self, event: Event) -> None:
+        self._wake()
+
+    def _wake(self) -> None:
         for waiter in list(self._waiters):
             waiter.set()
+
+    def nudge(self) -> None:
+        """Thread-safe: called right after a commit that wrote events, so streams read
+        them at once instead of waiting for the relay to publish them."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake)
 
     def waiter(self) -> asyncio.Event:
         waiter = asyncio.Event()

@@ -72,3 +72,18 @@ class Checkpoint(_PointAsset, Base):
 
     station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
     radius_m: Mapped[float] = mapped_column(Float, default=30.0)
+
+
+class MaintenanceAlert(Base):
+    """Something wrong with a field device (offline, tampered, power fault), until cleared."""
+
+    __tablename__ = "maintenance_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
+    asset_kind: Mapped[str] = mapped_column(String(16))
+    asset_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)

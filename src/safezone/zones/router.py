@@ -3,7 +3,6 @@
 The four kinds share one router factory because their rules are the same (see service).
 """
 
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
@@ -27,10 +26,10 @@ def current_station(session: SessionDep, principal: Staff) -> Any:
 
 @router.get("/zones", response_model=list[schemas.ZoneRead])
 def list_zones(session: SessionDep, principal: Annotated[Principal | None, public()]) -> Any:
-    """Safety zones are public: citizens see them on the PWA map. Anonymous callers get
-    every station's zones; signed-in users get their station's."""
+    """Safety zones are public: citizens (signed in or not) see every station's active
+    zones on the PWA map; staff get all of their own station's zones."""
     kind = KINDS["zone"]
-    if principal is None:
+    if principal is None or principal.role == "citizen":
         return [
             zone
             for station in zones_service.list_stations(session)
@@ -74,9 +73,13 @@ def _register(kind: AssetKind) -> None:
             session, kind=kind, station_id=principal.station_id, data=data, actor=principal.actor
         )
 
+    patch_model: Any = (
+        schemas.SosBoxRead | schemas.SosBoxWithSecret if kind.name == "sos_box" else read_model
+    )
+
     @router.patch(
         path + "/{asset_id}",
-        response_model=created_model if kind.name == "sos_box" else read_model,
+        response_model=patch_model,
         name=f"update_{kind.name}",
         summary=f"Change a {label}",
     )
@@ -86,7 +89,7 @@ def _register(kind: AssetKind) -> None:
         session: SessionDep,
         principal: Admin,
     ) -> Any:
-        return zones_service.update_asset(
+        row = zones_service.update_asset(
             session,
             kind=kind,
             station_id=principal.station_id,
@@ -94,6 +97,10 @@ def _register(kind: AssetKind) -> None:
             data=data,
             actor=principal.actor,
         )
+        # A box's secret is shown only to the admin who has just set it.
+        if kind.name == "sos_box" and "secret" in data.model_fields_set:
+            return schemas.SosBoxWithSecret.model_validate(row)
+        return read_model.model_validate(row)
 
     @router.delete(
         path + "/{asset_id}",

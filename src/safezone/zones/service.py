@@ -8,6 +8,7 @@ published for the live map.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -21,7 +22,14 @@ from safezone.core.db import utcnow
 from safezone.core.errors import Conflict, InvalidInput, NotFound
 from safezone.core.geo import contains, h3_cell, haversine_m, polygon_geometry
 from safezone.zones import schemas
-from safezone.zones.models import Camera, Checkpoint, SosBox, Station, Zone
+from safezone.zones.models import (
+    Camera,
+    Checkpoint,
+    MaintenanceAlert,
+    SosBox,
+    Station,
+    Zone,
+)
 
 AssetModel = type[Zone] | type[Camera] | type[SosBox] | type[Checkpoint]
 
@@ -132,6 +140,16 @@ def list_assets(session: Session, *, kind: AssetKind, station_id: str) -> list[A
     )
 
 
+def find_asset(session: Session, *, kind: AssetKind, asset_id: str) -> Any | None:
+    """An asset by id, whatever its station (for devices, which identify themselves)."""
+    return session.get(kind.model, asset_id)
+
+
+def all_assets(session: Session, *, kind: AssetKind) -> list[Any]:
+    """Every station's assets of a kind (for monitors that watch all devices)."""
+    return list(session.scalars(select(kind.model).order_by(kind.model.id)).all())
+
+
 def get_asset(session: Session, *, kind: AssetKind, station_id: str, asset_id: str) -> Any:
     row = session.get(kind.model, asset_id)
     if row is None or row.station_id != station_id:
@@ -240,9 +258,20 @@ class Placement:
     zone_id: str | None
 
 
+# Parsed zone polygons, reused until the zone changes (every report and SOS asks).
+_SHAPES: dict[str, tuple[datetime, BaseGeometry]] = {}
+
+
 def _zone_shapes(session: Session) -> list[tuple[Zone, BaseGeometry]]:
     zones = session.scalars(select(Zone).where(Zone.active.is_(True)).order_by(Zone.id)).all()
-    return [(z, polygon_geometry(z.geometry)) for z in zones]
+    shapes = []
+    for zone in zones:
+        cached = _SHAPES.get(zone.id)
+        if cached is None or cached[0] != zone.updated_at:
+            cached = (zone.updated_at, polygon_geometry(zone.geometry))
+            _SHAPES[zone.id] = cached
+        shapes.append((zone, cached[1]))
+    return shapes
 
 
 def place(session: Session, *, lat: float, lon: float) -> Placement:
@@ -336,7 +365,8 @@ def import_geojson(
     updated = dict.fromkeys(KINDS, 0)
     for index, feature in enumerate(features):
         kind, values = _properties_of(feature, index)
-        existing = session.get(kind.model, values.get("id"))
+        asset_id = values.get("id")
+        existing = session.get(kind.model, asset_id) if isinstance(asset_id, str) else None
         try:
             if existing is None:
                 data: BaseModel = kind.create.model_validate(values)
@@ -369,3 +399,100 @@ def import_geojson(
             )
             updated[kind.name] += 1
     return schemas.ImportResult(created=created, updated=updated)
+
+
+# --- maintenance alerts ---------------------------------------------------------------
+
+
+def _alert_view(alert: MaintenanceAlert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "asset_kind": alert.asset_kind,
+        "asset_id": alert.asset_id,
+        "kind": alert.kind,
+        "detail": alert.detail,
+        "raised_at": alert.raised_at.isoformat(),
+        "cleared_at": alert.cleared_at.isoformat() if alert.cleared_at else None,
+    }
+
+
+def open_maintenance_alert(
+    session: Session, *, asset_kind: str, asset_id: str, kind: str
+) -> MaintenanceAlert | None:
+    return session.scalar(
+        select(MaintenanceAlert).where(
+            MaintenanceAlert.asset_kind == asset_kind,
+            MaintenanceAlert.asset_id == asset_id,
+            MaintenanceAlert.kind == kind,
+            MaintenanceAlert.cleared_at.is_(None),
+        )
+    )
+
+
+def raise_maintenance_alert(
+    session: Session,
+    *,
+    station_id: str,
+    asset_kind: str,
+    asset_id: str,
+    kind: str,
+    detail: str,
+    actor: str,
+) -> MaintenanceAlert:
+    """Open an alert for a device, unless the same one is already open."""
+    existing = open_maintenance_alert(session, asset_kind=asset_kind, asset_id=asset_id, kind=kind)
+    if existing is not None:
+        return existing
+    alert = MaintenanceAlert(
+        station_id=station_id,
+        asset_kind=asset_kind,
+        asset_id=asset_id,
+        kind=kind,
+        detail=detail,
+        raised_at=utcnow(),
+    )
+    session.add(alert)
+    session.flush()
+    view = _alert_view(alert)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="maintenance.raised",
+        object_type=asset_kind,
+        object_id=asset_id,
+        station_id=station_id,
+        payload=view,
+        event={"maintenance": view},
+    )
+    return alert
+
+
+def clear_maintenance_alert(
+    session: Session, *, asset_kind: str, asset_id: str, kind: str, actor: str
+) -> MaintenanceAlert | None:
+    alert = open_maintenance_alert(session, asset_kind=asset_kind, asset_id=asset_id, kind=kind)
+    if alert is None:
+        return None
+    alert.cleared_at = utcnow()
+    session.flush()
+    view = _alert_view(alert)
+    audit_service.record(
+        session,
+        actor=actor,
+        action="maintenance.cleared",
+        object_type=asset_kind,
+        object_id=asset_id,
+        station_id=alert.station_id,
+        payload=view,
+        event={"maintenance": view},
+    )
+    return alert
+
+
+def list_maintenance_alerts(
+    session: Session, *, station_id: str, include_cleared: bool = False
+) -> list[MaintenanceAlert]:
+    query = select(MaintenanceAlert).where(MaintenanceAlert.station_id == station_id)
+    if not include_cleared:
+        query = query.where(MaintenanceAlert.cleared_at.is_(None))
+    return list(session.scalars(query.order_by(MaintenanceAlert.raised_at.desc())))

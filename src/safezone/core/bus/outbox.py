@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, select, update
+from sqlalchemy import BigInteger, Integer, String, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from safezone.core.bus import Event, EventBus
@@ -46,6 +46,28 @@ class OutboxEvent(Base):
         )
 
 
+# Any constant works: it names the one lock that orders audit appends and outbox inserts.
+_PG_SEQUENCE_LOCK = 0x5AFE20
+
+
+def serialize_writers(session: Session) -> None:
+    """Take the lock that orders audit entries and outbox rows, until commit.
+
+    Outbox ids must become visible in id order, or an SSE reader that has moved past id N
+    would never see a row with a smaller id committed later. On SQLite the write
+    transaction (BEGIN IMMEDIATE) already serialises writers; on PostgreSQL a
+    transaction-scoped advisory lock does.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        if not session.info.get("sequence_locked"):
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SEQUENCE_LOCK})
+            session.info["sequence_locked"] = True
+    elif dialect == "sqlite":
+        if not session.connection().get_execution_options().get("sqlite_immediate"):
+            raise RuntimeError("audit entries and events must be written in a write transaction")
+
+
 def enqueue(
     session: Session,
     *,
@@ -55,6 +77,7 @@ def enqueue(
     audit_seq: int | None,
 ) -> OutboxEvent:
     """Add an event to the current transaction; it is published only if that commits."""
+    serialize_writers(session)
     row = OutboxEvent(
         event_id=str(uuid.uuid4()),
         topic=topic,

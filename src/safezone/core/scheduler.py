@@ -1,0 +1,103 @@
+"""Periodic jobs inside the app, each run by one node at a time through a DB lease."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import String
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from safezone.core.db import Base, Database, UtcDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class JobLease(Base):
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+def acquire(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool:
+    """Take or renew the lease on a job; False if another live node holds it."""
+    now = utcnow()
+    lease = session.get(JobLease, name)
+    if lease is None:
+        try:
+            with session.begin_nested():
+                session.add(JobLease(name=name, holder=holder, expires_at=now + ttl))
+                session.flush()
+        except IntegrityError:
+            return False
+        return True
+    if lease.holder != holder and lease.expires_at > now:
+        return False
+    lease.holder = holder
+    lease.expires_at = now + ttl
+    session.flush()
+    return True
+
+
+@dataclass
+class Job:
+    name: str
+    interval_s: float
+    run: Callable[[Session], object]
+
+
+class Scheduler:
+    """Runs each job every ``interval_s`` in its own write transaction, with its lease."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.jobs: list[Job] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, name: str, interval_s: float, run: Callable[[Session], object]) -> None:
+        self.jobs.append(Job(name, interval_s, run))
+
+    def run_once(self, job: Job) -> bool:
+        """Run one job now if this node gets its lease; True if it ran."""
+        ttl = timedelta(seconds=max(job.interval_s * 3, 10))
+        with self.db.transaction() as session:
+            if not acquire(session, name=job.name, holder=self.holder, ttl=ttl):
+                return False
+            job.run(session)
+        return True
+
+    def start(self) -> None:
+        if self.jobs:
+            self._task = asyncio.create_task(self._loop(), name="scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = {job.name: loop.time() + job.interval_s for job in self.jobs}
+        while True:
+            now = loop.time()
+            for job in self.jobs:
+                if now >= due[job.name]:
+                    due[job.name] = now + job.interval_s
+                    try:
+                        await asyncio.to_thread(self.run_once, job)
+                    except Exception:
+                        log.exception("job %s failed", job.name)
+            await asyncio.sleep(max(0.05, min(due.values()) - loop.time()))

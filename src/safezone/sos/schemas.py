@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from safezone.cameras.schemas import CameraView, SnapshotRead
+from safezone.core.geo import Latitude, Longitude
+from safezone.patrol.schemas import UnitSuggestion
+
+BoxMessageType = Literal["press", "cancel", "heartbeat", "tamper", "power", "test"]
+TYPES: tuple[str, ...] = ("press", "cancel", "heartbeat", "tamper", "power", "test")
+
+
+class BoxMessage(BaseModel):
+    """The signed JSON a box sends (docs/devices.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: BoxMessageType
+    seq: int = Field(ge=0, le=2**53)
+    ts: datetime = Field(description="ISO-8601 UTC, e.g. 2026-11-26T14:00:00Z")
+    sig: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="HMAC-SHA256, hex")
+    data: dict[str, Any] | None = Field(None, description="Vendor extras, signed too")
+
+
+class BoxAnswer(BaseModel):
+    status: Literal["accepted", "duplicate"]
+    box_id: str
+    seq: int
+    incident_id: int | None = None
+
+
+class BoxStatusRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    box_id: str
+    online: bool
+    last_heartbeat_at: datetime | None
+    last_message_at: datetime | None
+    offline_since: datetime | None
+
+
+class RejectionCount(BaseModel):
+    box_id: str
+    reason: str
+    count: int
+
+
+class PanicStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: Latitude
+    lon: Longitude
+    accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False)
+    client_ref: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="The app's id for this SOS; a retry (offline queue) returns the first.",
+    )
+    description: str = Field("", max_length=1000)
+
+
+class TrailPointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: Latitude
+    lon: Longitude
+    accuracy_m: float | None = Field(None, ge=0, le=100_000, allow_inf_nan=False)
+    at: datetime
+
+
+class TrailBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    points: list[TrailPointIn] = Field(min_length=1, max_length=200)
+
+
+class PanicState(BaseModel):
+    tracking_code: str
+    incident_id: int
+    incident_status: str
+    active: bool
+    cancelled_at: datetime | None
+    trail_points: int
+
+
+class ResponseRead(BaseModel):
+    incident_id: int
+    trigger: str
+    box_id: str | None
+    cameras: list[CameraView]
+    units: list[UnitSuggestion]
+    snapshots: list[SnapshotRead]
+    trail: list[TrailPointIn]
+    cancelled_at: datetime | None

@@ -1,0 +1,740 @@
+"""SOS: signed box messages (MQTT or HTTP), box presence, citizen panic SOS, and the one
+trigger that brings cameras and the nearest units to every SOS incident.
+
+Both transports call ``handle_box_message``; nothing about the rules lives in a gateway.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from safezone.audit import service as audit_service
+from safezone.cameras import service as cameras_service
+from safezone.cameras.schemas import SnapshotRead
+from safezone.core.db import utcnow
+from safezone.core.errors import Conflict, NotFound
+from safezone.core.security import canonical_json, constant_time_equal, hmac_sha256_hex
+from safezone.incidents import service as incidents_service
+from safezone.incidents.schemas import IncidentCreate
+from safezone.patrol import service as patrol_service
+from safezone.reports import service as reports_service
+from safezone.reports.schemas import ReportCreate
+from safezone.sos.models import BoxEvent, BoxRejection, BoxStatus, SosResponse, TrailPoint
+from safezone.sos.schemas import (
+    BoxMessage,
+    PanicStart,
+    PanicState,
+    RejectionCount,
+    ResponseRead,
+    TrailBatch,
+    TrailPointIn,
+)
+from safezone.zones import service as zones_service
+
+URGENT_SOURCES = ("sos", "emergency")
+CANCEL_WINDOW = timedelta(minutes=10)
+MAX_BODY_BYTES = 4096
+# HTTP status and error code for each reason a message is refused.
+REJECTIONS: dict[str, tuple[int, str, str]] = {
+    "malformed": (422, "payload", "The message is not a valid SOS box message"),
+    "unknown_box": (401, "box_id", "Unknown box or wrong signature"),
+    "bad_signature": (401, "sig", "Unknown box or wrong signature"),
+    "stale_timestamp": (422, "ts", "The box's clock is outside the allowed window"),
+    "seq_reused": (409, "seq", "This sequence number was already used"),
+}
+
+
+@dataclass
+class BoxResult:
+    """What became of one box message. ``accepted`` and ``duplicate`` are successes."""
+
+    status: str  # accepted | duplicate | rejected
+    box_id: str
+    seq: int | None = None
+    reason: str | None = None
+    detail: str = ""
+    incident_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("accepted", "duplicate")
+
+    def http(self) -> tuple[int, dict[str, Any]]:
+        if self.status == "accepted":
+            return 201, {
+                "status": "accepted",
+                "box_id": self.box_id,
+                "seq": self.seq,
+                "incident_id": self.incident_id,
+            }
+        if self.status == "duplicate":
+            return 200, {
+                "status": "duplicate",
+                "box_id": self.box_id,
+                "seq": self.seq,
+                "incident_id": self.incident_id,
+            }
+        status, fieldname, message = REJECTIONS[self.reason or "malformed"]
+        return status, {
+            "error": {
+                "code": self.reason,
+                "field": fieldname,
+                "message": f"{message}. {self.detail}".strip(),
+            }
+        }
+
+
+def signing_bytes(payload: dict[str, Any]) -> bytes:
+    """What a box signs: the payload without ``sig``, as sorted compact JSON."""
+    return canonical_json({k: v for k, v in payload.items() if k != "sig"})
+
+
+def sign(payload: dict[str, Any], secret: str) -> str:
+    return hmac_sha256_hex(secret, signing_bytes(payload))
+
+
+def _reject(
+    session: Session,
+    *,
+    box_id: str,
+    station_id: str | None,
+    reason: str,
+    seq: int | None,
+    transport: str,
+    detail: str,
+) -> BoxResult:
+    """Count and audit a refused message; it changes nothing else."""
+    session.add(
+        BoxRejection(
+            box_id=box_id[:64],
+            station_id=station_id,
+            reason=reason,
+            seq=seq,
+            transport=transport,
+            detail=detail[:300],
+            received_at=utcnow(),
+        )
+    )
+    audit_service.record(
+        session,
+        actor=f"device:{box_id[:64]}",
+        action="sos.rejected",
+        object_type="sos_box",
+        object_id=box_id[:64],
+        station_id=station_id,
+        payload={"reason": reason, "seq": seq, "transport": transport, "detail": detail[:300]},
+    )
+    return BoxResult("rejected", box_id, seq=seq, reason=reason, detail=detail)
+
+
+def _status_row(session: Session, box: Any) -> BoxStatus:
+    row = session.get(BoxStatus, box.id)
+    if row is None:
+        row = BoxStatus(box_id=box.id, station_id=box.station_id, online=False)
+        session.add(row)
+    return row
+
+
+def _mark_online(session: Session, box: Any, row: BoxStatus, now: datetime) -> None:
+    was_offline = not row.online
+    row.online = True
+    row.offline_since = None
+    if was_offline:
+        audit_service.record(
+            session,
+            actor=f"device:{box.id}",
+            action="sos_box.online",
+            object_type="sos_box",
+            object_id=box.id,
+            station_id=box.station_id,
+            payload={},
+            event={"box_id": box.id, "online": True},
+            topic="sos.box_status",
+        )
+        zones_service.clear_maintenance_alert(
+            session,
+            asset_kind="sos_box",
+            asset_id=box.id,
+            kind="offline",
+            actor=f"device:{box.id}",
+        )
+
+
+def mark_offline(session: Session, *, box: Any, now: datetime, reason: str, actor: str) -> bool:
+    """Mark a box offline and raise a maintenance alert; False if it already was."""
+    row = _status_row(session, box)
+    if not row.online and row.offline_since is not None:
+        return False
+    row.online = False
+    row.offline_since = now
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="sos_box.offline",
+        object_type="sos_box",
+        object_id=box.id,
+        station_id=box.station_id,
+        payload={"reason": reason},
+        event={"box_id": box.id, "online": False, "reason": reason},
+        topic="sos.box_status",
+    )
+    zones_service.raise_maintenance_alert(
+        session,
+        station_id=box.station_id,
+        asset_kind="sos_box",
+        asset_id=box.id,
+        kind="offline",
+        detail=reason,
+        actor=actor,
+    )
+    return True
+
+
+def parse_body(body: bytes | str | dict[str, Any]) -> dict[str, Any] | str:
+    """The message as a dict, or a string saying why it cannot be one."""
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, bytes) and len(body) > MAX_BODY_BYTES:
+        return f"larger than {MAX_BODY_BYTES} bytes"
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return "not JSON"
+    return value if isinstance(value, dict) else "not a JSON object"
+
+
+def handle_box_message(
+    session: Session,
+    *,
+    box_id: str,
+    body: bytes | str | dict[str, Any],
+    transport: str,
+    tolerance_s: int,
+    now: datetime | None = None,
+) -> BoxResult:
+    """Check one box message and act on it, in the caller's transaction.
+
+    Refused (counted, audited, nothing else changes): malformed, unknown box, bad
+    signature, timestamp outside ``tolerance_s``, a seq already used with other content.
+    The same message delivered again answers ``duplicate`` and changes nothing.
+    """
+    now = now or utcnow()
+    payload = parse_body(body)
+    raw_seq = payload.get("seq") if isinstance(payload, dict) else None
+    seq_hint = raw_seq if isinstance(raw_seq, int) and not isinstance(raw_seq, bool) else None
+    box = zones_service.find_asset(session, kind=zones_service.KINDS["sos_box"], asset_id=box_id)
+    station_id = box.station_id if box is not None else None
+    if box is None or not box.active:
+        return _reject(
+            session,
+            box_id=box_id,
+            station_id=station_id,
+            reason="unknown_box",
+            seq=seq_hint,
+            transport=transport,
+            detail="",
+        )
+    if isinstance(payload, str):
+        return _reject(
+            session,
+            box_id=box_id,
+            station_id=station_id,
+            reason="malformed",
+            seq=None,
+            transport=transport,
+            detail=payload,
+        )
+    signature = payload.get("sig")
+    if not isinstance(signature, str) or not constant_time_equal(
+        signature.lower(), sign(payload, box.secret)
+    ):
+        return _reject(
+            session,
+            box_id=box_id,
+            station_id=station_id,
+            reason="bad_signature",
+            seq=seq_hint,
+            transport=transport,
+            detail="",
+        )
+    try:
+        message = BoxMessage.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        return _reject(
+            session,
+            box_id=box_id,
+            station_id=station_id,
+            reason="malformed",
+            seq=seq_hint,
+            transport=transport,
+            detail=f"{where}: {first['msg']}",
+        )
+    sent = message.ts if message.ts.tzinfo else message.ts.replace(tzinfo=UTC)
+    skew = abs((now - sent).total_seconds())
+    if skew > tolerance_s:
+        return _reject(
+            session,
+            box_id=box_id,
+            station_id=station_id,
+            reason="stale_timestamp",
+            seq=message.seq,
+            transport=transport,
+            detail=f"{int(skew)} s from server time (limit {tolerance_s} s)",
+        )
+    if message.type == "heartbeat":
+        return _heartbeat(session, box=box, message=message, now=now)
+    previous = session.scalar(
+        select(BoxEvent).where(BoxEvent.box_id == box_id, BoxEvent.seq == message.seq)
+    )
+    if previous is not None:
+        if previous.signature == message.sig.lower():
+            return BoxResult("duplicate", box_id, seq=message.seq, incident_id=previous.incident_id)
+        return _reject(
+            session,
+            box_id=box_id,
+            station_id=station_id,
+            reason="seq_reused",
+            seq=message.seq,
+            transport=transport,
+            detail="a different message already used it",
+        )
+    return _accept(session, box=box, message=message, transport=transport, now=now)
+
+
+def _heartbeat(session: Session, *, box: Any, message: BoxMessage, now: datetime) -> BoxResult:
+    """Heartbeats only keep a box's presence: they are not stored one by one (a box sends
+    thousands a day), and one that is not newer than the last is a harmless repeat."""
+    status = _status_row(session, box)
+    if status.last_heartbeat_seq is not None and message.seq <= status.last_heartbeat_seq:
+        return BoxResult("duplicate", box.id, seq=message.seq)
+    status.last_heartbeat_seq = message.seq
+    status.last_heartbeat_at = now
+    status.last_message_at = now
+    _mark_online(session, box, status, now)
+    return BoxResult("accepted", box.id, seq=message.seq)
+
+
+def _accept(
+    session: Session, *, box: Any, message: BoxMessage, transport: str, now: datetime
+) -> BoxResult:
+    event = BoxEvent(
+        box_id=box.id,
+        station_id=box.station_id,
+        seq=message.seq,
+        type=message.type,
+        device_ts=message.ts.isoformat(),
+        signature=message.sig.lower(),
+        transport=transport,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        # Another worker stored the same (box, seq) a moment ago: it is a duplicate.
+        existing = session.scalar(
+            select(BoxEvent).where(BoxEvent.box_id == box.id, BoxEvent.seq == message.seq)
+        )
+        return BoxResult(
+            "duplicate",
+            box.id,
+            seq=message.seq,
+            incident_id=existing.incident_id if existing else None,
+        )
+    status = _status_row(session, box)
+    status.last_message_at = now
+    actor = f"device:{box.id}"
+    if message.type == "press":
+        incident = incidents_service.create_incident(
+            session,
+            data=IncidentCreate(
+                category="sos",
+                priority="critical",
+                title=f"SOS {box.name or box.id}",
+                description=f"SOS box {box.id} was pressed",
+                lat=box.lat,
+                lon=box.lon,
+            ),
+            source="sos",
+            actor=actor,
+            station_id=box.station_id,
+        )
+        event.incident_id = incident.id
+        respond(session, incident=incident, trigger="box", box_id=box.id, tracking_code=None)
+    elif message.type == "cancel":
+        event.incident_id = _cancel_from_box(session, box=box, now=now, actor=actor)
+    elif message.type in ("tamper", "power"):
+        zones_service.raise_maintenance_alert(
+            session,
+            station_id=box.station_id,
+            asset_kind="sos_box",
+            asset_id=box.id,
+            kind=message.type,
+            detail=json.dumps(message.data or {}, ensure_ascii=False)[:500],
+            actor=actor,
+        )
+    audit_service.record(
+        session,
+        actor=actor,
+        action=f"sos.{message.type}",
+        object_type="sos_box",
+        object_id=box.id,
+        station_id=box.station_id,
+        payload={"seq": message.seq, "transport": transport, "incident_id": event.incident_id},
+    )
+    session.flush()
+    return BoxResult("accepted", box.id, seq=message.seq, incident_id=event.incident_id)
+
+
+def _cancel_from_box(session: Session, *, box: Any, now: datetime, actor: str) -> int | None:
+    """A cancel at the box notes the latest recent press; an operator still decides."""
+    press = session.scalar(
+        select(BoxEvent)
+        .where(
+            BoxEvent.box_id == box.id,
+            BoxEvent.type == "press",
+            BoxEvent.incident_id.is_not(None),
+            BoxEvent.received_at >= now - CANCEL_WINDOW,
+        )
+        .order_by(BoxEvent.received_at.desc())
+        .limit(1)
+    )
+    if press is None or press.incident_id is None:
+        return None
+    incidents_service.add_note(
+        session,
+        incident_id=press.incident_id,
+        note="cancelled at the SOS box",
+        actor=actor,
+        station_id=box.station_id,
+        action="sos_cancelled",
+    )
+    response = session.get(SosResponse, press.incident_id)
+    if response is not None and response.cancelled_at is None:
+        response.cancelled_at = now
+    return press.incident_id
+
+
+def handle_box_status(session: Session, *, box_id: str, payload: bytes) -> bool:
+    """A box's last-will (or clean) 'offline' message marks it offline at once.
+
+    'online' is not trusted from this unsigned topic: a signed heartbeat brings a box back.
+    """
+    text = payload.decode("utf-8", "replace").strip().lower()
+    box = zones_service.find_asset(session, kind=zones_service.KINDS["sos_box"], asset_id=box_id)
+    if box is None or text != "offline":
+        return False
+    return mark_offline(
+        session,
+        box=box,
+        now=utcnow(),
+        reason="last will: connection lost",
+        actor=f"device:{box_id}",
+    )
+
+
+def check_heartbeats(session: Session, *, now: datetime | None = None) -> list[str]:
+    """Mark offline every active box that missed two heartbeat intervals."""
+    now = now or utcnow()
+    went_offline = []
+    for box in zones_service.all_assets(session, kind=zones_service.KINDS["sos_box"]):
+        if not box.active:
+            continue
+        status = session.get(BoxStatus, box.id)
+        last = (status.last_heartbeat_at if status else None) or box.created_at
+        if now - last > timedelta(seconds=2 * box.heartbeat_interval_s) and mark_offline(
+            session,
+            box=box,
+            now=now,
+            reason=f"no heartbeat for {int((now - last).total_seconds())} s",
+            actor="system:monitor",
+        ):
+            went_offline.append(box.id)
+    return went_offline
+
+
+def escalate_unacknowledged(
+    session: Session, *, timeout_s: int, now: datetime | None = None
+) -> list[int]:
+    """Escalate urgent incidents nobody acknowledged in time."""
+    now = now or utcnow()
+    escalated = []
+    for incident in incidents_service.overdue_unacknowledged(
+        session, sources=URGENT_SOURCES, created_before=now - timedelta(seconds=timeout_s)
+    ):
+        incidents_service.escalate(
+            session,
+            incident_id=incident.id,
+            actor="system:monitor",
+            reason=f"not acknowledged within {timeout_s} s",
+        )
+        escalated.append(incident.id)
+    return escalated
+
+
+# --- the one trigger ------------------------------------------------------------------
+
+
+def respond(
+    session: Session,
+    *,
+    incident: Any,
+    trigger: str,
+    box_id: str | None,
+    tracking_code: str | None,
+) -> SosResponse:
+    """Attach to an SOS incident the cameras that see it and the nearest free units.
+
+    Snapshots are fetched after commit (``capture_snapshots``), outside the transaction,
+    so a slow camera never delays the alarm.
+    """
+    cameras = cameras_service.covering(
+        session, station_id=incident.station_id, lat=incident.lat, lon=incident.lon
+    )
+    units = patrol_service.rank_available(
+        session, station_id=incident.station_id, lat=incident.lat, lon=incident.lon
+    )
+    response = SosResponse(
+        incident_id=incident.id,
+        station_id=incident.station_id,
+        trigger=trigger,
+        box_id=box_id,
+        tracking_code=tracking_code,
+        cameras=[c.model_dump(mode="json") for c in cameras],
+        units=[u.model_dump(mode="json") for u in units],
+        created_at=utcnow(),
+    )
+    session.add(response)
+    session.flush()
+    audit_service.record(
+        session,
+        actor="system:sos",
+        action="sos.response",
+        object_type="incident",
+        object_id=incident.id,
+        station_id=incident.station_id,
+        payload={"cameras": [c.camera_id for c in cameras], "units": [u.unit_id for u in units]},
+        event={
+            "incident_id": incident.id,
+            "incident": incidents_service.summary(incident),
+            "trigger": trigger,
+            "box_id": box_id,
+            "cameras": response.cameras,
+            "units": response.units,
+        },
+    )
+    return response
+
+
+def pending_snapshots(session: Session, *, incident_id: int) -> list[tuple[str, str]]:
+    """(camera id, snapshot URL) for each camera of an SOS response."""
+    response = session.get(SosResponse, incident_id)
+    if response is None:
+        return []
+    wanted = {c["camera_id"] for c in response.cameras}
+    kind = zones_service.KINDS["camera"]
+    return [
+        (camera.id, camera.snapshot_url)
+        for camera in zones_service.list_assets(session, kind=kind, station_id=response.station_id)
+        if camera.id in wanted
+    ]
+
+
+def station_of_response(session: Session, *, incident_id: int) -> str | None:
+    response = session.get(SosResponse, incident_id)
+    return response.station_id if response is not None else None
+
+
+def get_response(session: Session, *, incident_id: int, station_id: str) -> ResponseRead:
+    incidents_service.get_incident(session, incident_id=incident_id, station_id=station_id)
+    response = session.get(SosResponse, incident_id)
+    if response is None:
+        raise NotFound(f"Incident {incident_id} was not raised by an SOS.", field="id")
+    trail = session.scalars(
+        select(TrailPoint).where(TrailPoint.incident_id == incident_id).order_by(TrailPoint.at)
+    ).all()
+    return ResponseRead.model_validate(
+        {
+            "incident_id": incident_id,
+            "trigger": response.trigger,
+            "box_id": response.box_id,
+            "cameras": response.cameras,
+            "units": response.units,
+            "snapshots": [
+                SnapshotRead.model_validate(s)
+                for s in cameras_service.snapshots_for_incident(session, incident_id=incident_id)
+            ],
+            "trail": [
+                {"lat": p.lat, "lon": p.lon, "accuracy_m": p.accuracy_m, "at": p.at} for p in trail
+            ],
+            "cancelled_at": response.cancelled_at,
+        }
+    )
+
+
+def box_statuses(session: Session, *, station_id: str) -> list[BoxStatus]:
+    return list(
+        session.scalars(
+            select(BoxStatus).where(BoxStatus.station_id == station_id).order_by(BoxStatus.box_id)
+        )
+    )
+
+
+def rejection_counts(session: Session, *, station_id: str) -> list[RejectionCount]:
+    rows = session.execute(
+        select(BoxRejection.box_id, BoxRejection.reason, func.count())
+        .where(BoxRejection.station_id == station_id)
+        .group_by(BoxRejection.box_id, BoxRejection.reason)
+        .order_by(BoxRejection.box_id, BoxRejection.reason)
+    ).all()
+    return [RejectionCount(box_id=b, reason=r, count=int(n)) for b, r, n in rows]
+
+
+# --- citizen panic SOS ----------------------------------------------------------------
+
+
+def start_panic(session: Session, *, data: PanicStart, principal: Any) -> PanicState:
+    """A citizen's panic button: an emergency report, a critical incident and the whole
+    response at once. A retry with the same client_ref returns the first SOS."""
+    submitted = reports_service.submit_report(
+        session,
+        data=ReportCreate(
+            kind="emergency",
+            category="sos",
+            description=data.description.strip() or "SOS (panic button in the SafeZone app)",
+            lat=data.lat,
+            lon=data.lon,
+            accuracy_m=data.accuracy_m,
+            client_ref=data.client_ref,
+        ),
+        principal=principal,
+    )
+    report = submitted.report
+    assert report.incident_id is not None  # an emergency report always opens an incident
+    if submitted.created:
+        incident = incidents_service.get_incident(
+            session, incident_id=report.incident_id, station_id=report.station_id
+        )
+        respond(
+            session,
+            incident=incident,
+            trigger="panic",
+            box_id=None,
+            tracking_code=report.tracking_code,
+        )
+        session.add(
+            TrailPoint(
+                incident_id=incident.id,
+                lat=data.lat,
+                lon=data.lon,
+                accuracy_m=data.accuracy_m,
+                at=utcnow(),
+                received_at=utcnow(),
+            )
+        )
+        session.flush()
+    return panic_state(session, tracking_code=report.tracking_code)
+
+
+def _panic(session: Session, tracking_code: str) -> tuple[Any, SosResponse]:
+    report = reports_service.by_tracking_code(session, tracking_code=tracking_code)
+    response = (
+        session.get(SosResponse, report.incident_id) if report.incident_id is not None else None
+    )
+    if response is None or response.trigger != "panic":
+        raise NotFound("No SOS has this tracking code.", field="tracking_code")
+    return report, response
+
+
+def panic_state(session: Session, *, tracking_code: str) -> PanicState:
+    report, response = _panic(session, tracking_code)
+    found = incidents_service.public_status(session, incident_id=response.incident_id)
+    status = found[0] if found else "closed"
+    points = session.scalar(
+        select(func.count())
+        .select_from(TrailPoint)
+        .where(TrailPoint.incident_id == response.incident_id)
+    )
+    return PanicState(
+        tracking_code=report.tracking_code,
+        incident_id=response.incident_id,
+        incident_status=status,
+        active=response.cancelled_at is None and status not in ("resolved", "closed"),
+        cancelled_at=response.cancelled_at,
+        trail_points=int(points or 0),
+    )
+
+
+def add_trail(session: Session, *, tracking_code: str, batch: TrailBatch) -> PanicState:
+    """Points of the live location trail (several at once after being offline)."""
+    state = panic_state(session, tracking_code=tracking_code)
+    if not state.active:
+        raise Conflict("This SOS has ended; the location trail is closed.", field="tracking_code")
+    now = utcnow()
+    report, response = _panic(session, tracking_code)
+    latest: TrailPointIn | None = None
+    for point in batch.points:
+        at = point.at if point.at.tzinfo else point.at.replace(tzinfo=UTC)
+        if at > now + timedelta(minutes=5):
+            raise Conflict(
+                "A trail point is in the future; check the phone's clock.", field="points.at"
+            )
+        session.add(
+            TrailPoint(
+                incident_id=response.incident_id,
+                lat=point.lat,
+                lon=point.lon,
+                accuracy_m=point.accuracy_m,
+                at=at,
+                received_at=now,
+            )
+        )
+        latest = point if latest is None or point.at > latest.at else latest
+    session.flush()
+    assert latest is not None
+    from safezone.core.bus import outbox
+
+    outbox.enqueue(
+        session,
+        topic="sos.trail",
+        payload={
+            "incident_id": response.incident_id,
+            "lat": latest.lat,
+            "lon": latest.lon,
+            "accuracy_m": latest.accuracy_m,
+            "at": latest.at.isoformat(),
+            "points": len(batch.points),
+        },
+        station_id=response.station_id,
+        audit_seq=None,
+    )
+    return panic_state(session, tracking_code=tracking_code)
+
+
+def cancel_panic(session: Session, *, tracking_code: str) -> PanicState:
+    """The citizen cancelled: noted on the incident; an operator still checks on them."""
+    report, response = _panic(session, tracking_code)
+    if response.cancelled_at is None:
+        response.cancelled_at = utcnow()
+        incidents_service.add_note(
+            session,
+            incident_id=response.incident_id,
+            note="SOS cancelled by the citizen",
+            actor="citizen:tracking-code",
+            station_id=response.station_id,
+            action="sos_cancelled",
+        )
+    return panic_state(session, tracking_code=tracking_code)

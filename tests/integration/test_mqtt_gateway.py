@@ -1,0 +1,79 @@
+"""SOS boxes over the real Mosquitto broker, through the app's MQTT gateway."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from safezone.app import create_app
+from safezone.incidents.models import Incident
+from safezone.sos.models import BoxRejection
+from tests.integration.conftest import publisher
+from tests.sos.conftest import BOX_ID, box_message
+
+
+def wait_for(predicate, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def count(db, model, *where) -> int:
+    with db.reader() as session:
+        return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+@pytest.fixture
+def mqtt_app(settings, db, mqtt_url, gateway_id, sos_site):
+    settings = settings.model_copy(update={"mqtt_url": mqtt_url, "mqtt_client_id": gateway_id})
+    app = create_app(settings, database=db)
+    with TestClient(app) as client:
+        assert app.state.gateway.connected.wait(10), "the gateway did not connect"
+        yield client
+
+
+def test_press_over_mqtt_makes_one_incident_even_if_delivered_twice(mqtt_app, db, mqtt_url):
+    box = publisher(mqtt_url)
+    message = json.dumps(box_message("press", 1)).encode()
+    for _ in range(2):  # the box's retry after a lost PUBACK
+        box.publish(f"safezone/sos/{BOX_ID}/event", message, qos=1).wait_for_publish(5)
+    wait_for(lambda: count(db, Incident) == 1)
+    time.sleep(0.5)
+    assert count(db, Incident) == 1
+    box.loop_stop()
+    box.disconnect()
+
+
+def test_forged_message_over_mqtt_is_counted_and_makes_nothing(mqtt_app, db, mqtt_url):
+    box = publisher(mqtt_url)
+    forged = json.dumps(box_message("press", 1, secret="attacker-secret-000000")).encode()
+    box.publish(f"safezone/sos/{BOX_ID}/event", forged, qos=1).wait_for_publish(5)
+    wait_for(lambda: count(db, BoxRejection, BoxRejection.reason == "bad_signature") == 1)
+    assert count(db, Incident) == 0
+    box.loop_stop()
+    box.disconnect()
+
+
+def test_last_will_marks_the_box_offline(mqtt_app, db, mqtt_url, auth):
+    box = publisher(
+        mqtt_url, topic=f"safezone/sos/{BOX_ID}/status", payload=b"offline", qos=1, retain=False
+    )
+    box.publish(
+        f"safezone/sos/{BOX_ID}/event", json.dumps(box_message("heartbeat", 1)).encode(), qos=1
+    ).wait_for_publish(5)
+
+    def online() -> bool | None:
+        rows = mqtt_app.get("/api/v1/sos/boxes/status", headers=auth("operator")).json()
+        return rows[0]["online"] if rows else None
+
+    wait_for(lambda: online() is True)
+    box.loop_stop()
+    box.socket().close()  # the connection dies without a DISCONNECT: the broker sends the will
+    wait_for(lambda: online() is False, timeout_s=20)

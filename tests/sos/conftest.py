@@ -1,0 +1,96 @@
+"""An SOS site: a box at the market, cameras around it, units nearby."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from safezone.core.permissions import Principal
+from safezone.patrol import service as patrol_service
+from safezone.patrol.schemas import LocationReport, UnitCreate
+from safezone.sos.service import sign
+from safezone.zones import schemas as zone_schemas
+from safezone.zones import service as zones_service
+from tests.conftest import INSIDE
+
+BOX_ID = "BOX-T1"
+BOX_SECRET = "box-secret-for-tests-0123456789"
+ADMIN = Principal(user_id=0, username="test", role="admin", station_id="MDH")
+
+
+def box_message(
+    type_: str, seq: int, *, secret: str = BOX_SECRET, ts: datetime | None = None, **extra: Any
+) -> dict[str, Any]:
+    stamp = (ts or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    payload: dict[str, Any] = {"type": type_, "seq": seq, "ts": stamp, **extra}
+    payload["sig"] = sign(payload, secret)
+    return payload
+
+
+@dataclass
+class Site:
+    box_id: str
+    secret: str
+
+
+@pytest.fixture
+def sos_site(db) -> Site:
+    kinds = zones_service.KINDS
+    lat, lon = INSIDE
+    with db.transaction() as session:
+        zones_service.create_asset(
+            session,
+            kind=kinds["sos_box"],
+            station_id="MDH",
+            actor="test",
+            data=zone_schemas.SosBoxCreate(
+                id=BOX_ID,
+                name="ตู้ทดสอบ",
+                lat=lat,
+                lon=lon,
+                secret=BOX_SECRET,
+                heartbeat_interval_s=30,
+            ),
+        )
+        # Three cameras: one 20 m west looking east (sees the box), one 40 m north looking
+        # south (sees it, farther), one 20 m east looking further east (does not).
+        for cam_id, dlat, dlon, bearing in (
+            ("CAM-W", 0.0, -0.00019, 90.0),
+            ("CAM-N", 0.00036, 0.0, 180.0),
+            ("CAM-E", 0.0, 0.00019, 90.0),
+        ):
+            zones_service.create_asset(
+                session,
+                kind=kinds["camera"],
+                station_id="MDH",
+                actor="test",
+                data=zone_schemas.CameraCreate(
+                    id=cam_id,
+                    pole_id=f"P-{cam_id}",
+                    lat=lat + dlat,
+                    lon=lon + dlon,
+                    bearing_deg=bearing,
+                    fov_deg=90,
+                    range_m=60,
+                ),
+            )
+        for unit_id, kind, dlat in (
+            ("CAR-1", "car", 0.01),
+            ("BIKE-1", "motorbike", 0.002),
+            ("FOOT-1", "foot", 0.0005),
+        ):
+            patrol_service.create_unit(
+                session,
+                data=UnitCreate(id=unit_id, callsign=unit_id, kind=kind, status="available"),
+                principal=ADMIN,
+            )
+            patrol_service.report_location(
+                session,
+                unit_id=unit_id,
+                report=LocationReport(lat=lat + dlat, lon=lon),
+                principal=ADMIN,
+            )
+    return Site(BOX_ID, BOX_SECRET)

@@ -1,0 +1,205 @@
+"""SOS boxes over HTTP: signed presses make one critical incident with its cameras and
+units; forged, stale and replayed messages are refused, counted and audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from safezone.incidents.models import Incident
+from safezone.sos import service as sos_service
+from safezone.sos.models import BoxEvent
+from tests.sos.conftest import BOX_ID, box_message
+
+URL = f"/api/v1/sos/boxes/{BOX_ID}/events"
+
+
+def incidents(db) -> list[Incident]:
+    with db.reader() as session:
+        rows = list(session.scalars(select(Incident).order_by(Incident.id)))
+        session.expunge_all()
+        return rows
+
+
+def test_press_makes_one_critical_incident_with_cameras_and_units(client, db, auth, sos_site):
+    r = client.post(URL, json=box_message("press", 1))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "accepted"
+    [incident] = incidents(db)
+    assert body["incident_id"] == incident.id
+    assert (incident.priority, incident.category, incident.source) == ("critical", "sos", "sos")
+    response = client.get(f"/api/v1/sos/responses/{incident.id}", headers=auth("operator")).json()
+    # Cameras that see the box, nearest first; the one looking away is not there.
+    assert [c["camera_id"] for c in response["cameras"]] == ["CAM-W", "CAM-N"]
+    # Ranked by travel time, not distance: a motorbike 220 m away (about 32 s) arrives
+    # before officers on foot 55 m away (about 39 s); the car 1.1 km away comes last.
+    assert [u["unit_id"] for u in response["units"]] == ["BIKE-1", "FOOT-1", "CAR-1"]
+    assert [u["distance_m"] for u in response["units"]][:2] == sorted(
+        u["distance_m"] for u in response["units"][:2]
+    )[::-1]
+    audit = client.get("/api/v1/audit?action=sos.press", headers=auth("commander")).json()
+    assert audit["items"][-1]["payload"]["incident_id"] == incident.id
+
+
+def test_redelivered_press_is_a_duplicate_not_a_second_incident(client, db, sos_site):
+    message = box_message("press", 7)
+    first = client.post(URL, json=message)
+    again = client.post(URL, json=message)
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
+    assert again.json()["incident_id"] == first.json()["incident_id"]
+    assert len(incidents(db)) == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "reason"),
+    [
+        (lambda: box_message("press", 1, secret="x" * 32), 401, "bad_signature"),
+        (lambda: {**box_message("press", 1), "type": "test"}, 401, "bad_signature"),
+        (
+            lambda: {k: v for k, v in box_message("press", 1).items() if k != "sig"},
+            401,
+            "bad_signature",
+        ),
+        (
+            lambda: box_message("press", 1, ts=datetime.now(UTC) - timedelta(minutes=30)),
+            422,
+            "stale_timestamp",
+        ),
+        (
+            lambda: box_message("press", 1, ts=datetime.now(UTC) + timedelta(minutes=30)),
+            422,
+            "stale_timestamp",
+        ),
+        (lambda: box_message("explode", 1), 422, "malformed"),
+        (lambda: box_message("press", -5), 422, "malformed"),
+        (lambda: box_message("press", 1, extra_field=1), 422, "malformed"),
+    ],
+    ids=[
+        "wrong-secret",
+        "tampered-type",
+        "no-signature",
+        "old-clock",
+        "future-clock",
+        "unknown-type",
+        "negative-seq",
+        "unknown-field",
+    ],
+)
+def test_refused_messages_are_counted_audited_and_make_nothing(
+    client, db, auth, sos_site, make, status, reason
+):
+    r = client.post(URL, json=make())
+    assert r.status_code == status
+    assert r.json()["error"]["code"] == reason
+    assert incidents(db) == []
+    counts = client.get("/api/v1/sos/rejections", headers=auth("operator")).json()
+    assert counts == [{"box_id": BOX_ID, "reason": reason, "count": 1}]
+    audit = client.get("/api/v1/audit?action=sos.rejected", headers=auth("commander")).json()
+    assert audit["items"][-1]["payload"]["reason"] == reason
+
+
+def test_malformed_json_and_unknown_box(client, db, sos_site):
+    r = client.post(URL, content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "malformed"
+    r = client.post("/api/v1/sos/boxes/BOX-NOPE/events", json=box_message("press", 1))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unknown_box"
+    assert incidents(db) == []
+
+
+def test_reused_seq_with_other_content_is_refused(client, db, auth, sos_site):
+    assert client.post(URL, json=box_message("test", 3)).status_code == 201
+    r = client.post(URL, json=box_message("press", 3))
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "seq_reused"
+    assert incidents(db) == []
+
+
+def test_test_press_is_logged_without_an_incident(client, db, auth, sos_site):
+    assert client.post(URL, json=box_message("test", 1)).status_code == 201
+    assert incidents(db) == []
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(BoxEvent)) == 1
+    audit = client.get("/api/v1/audit?action=sos.test", headers=auth("commander")).json()
+    assert len(audit["items"]) == 1
+
+
+def test_cancel_notes_the_recent_press(client, db, auth, sos_site):
+    incident_id = client.post(URL, json=box_message("press", 1)).json()["incident_id"]
+    assert client.post(URL, json=box_message("cancel", 2)).status_code == 201
+    detail = client.get(f"/api/v1/incidents/{incident_id}", headers=auth("operator")).json()
+    assert detail["timeline"][-1]["action"] == "sos_cancelled"
+    assert detail["status"] == "new"  # an operator still checks on the caller
+
+
+def test_heartbeats_presence_and_maintenance_alerts(client, db, auth, sos_site):
+    assert client.post(URL, json=box_message("heartbeat", 1)).status_code == 201
+    status = client.get("/api/v1/sos/boxes/status", headers=auth("officer")).json()
+    assert status[0]["online"] is True
+    # Two missed intervals (the box's interval is 30 s) mark it offline with an alert.
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    with db.transaction() as session:
+        assert sos_service.check_heartbeats(session, now=later) == [BOX_ID]
+    with db.transaction() as session:
+        assert sos_service.check_heartbeats(session, now=later) == []  # raised once
+    status = client.get("/api/v1/sos/boxes/status", headers=auth("officer")).json()
+    assert status[0]["online"] is False
+    from safezone.zones import service as zones_service
+
+    with db.reader() as session:
+        [alert] = zones_service.list_maintenance_alerts(session, station_id="MDH")
+        assert (alert.asset_id, alert.kind) == (BOX_ID, "offline")
+    # The box comes back: the alert clears.
+    assert client.post(URL, json=box_message("heartbeat", 2)).status_code == 201
+    with db.reader() as session:
+        assert zones_service.list_maintenance_alerts(session, station_id="MDH") == []
+
+
+def test_last_will_marks_offline_but_unsigned_online_does_not(db, sos_site):
+    with db.transaction() as session:
+        assert sos_service.handle_box_status(session, box_id=BOX_ID, payload=b"offline")
+    with db.transaction() as session:
+        assert not sos_service.handle_box_status(session, box_id=BOX_ID, payload=b"online")
+    with db.reader() as session:
+        [status] = sos_service.box_statuses(session, station_id="MDH")
+        assert status.online is False
+
+
+def test_tamper_raises_a_maintenance_alert(client, db, sos_site):
+    assert client.post(URL, json=box_message("tamper", 1, data={"door": "open"})).status_code == 201
+    from safezone.zones import service as zones_service
+
+    with db.reader() as session:
+        [alert] = zones_service.list_maintenance_alerts(session, station_id="MDH")
+        assert alert.kind == "tamper" and "door" in alert.detail
+    assert incidents(db) == []
+
+
+def test_unacknowledged_sos_escalates_once(client, db, auth, sos_site):
+    incident_id = client.post(URL, json=box_message("press", 1)).json()["incident_id"]
+    other = client.post(URL, json=box_message("press", 2)).json()["incident_id"]
+    client.post(
+        f"/api/v1/incidents/{other}/transitions",
+        json={"status": "acknowledged"},
+        headers=auth("operator"),
+    )
+    later = datetime.now(UTC) + timedelta(seconds=120)
+    with db.transaction() as session:
+        assert sos_service.escalate_unacknowledged(session, timeout_s=60, now=later) == [
+            incident_id
+        ]
+    with db.transaction() as session:
+        assert sos_service.escalate_unacknowledged(session, timeout_s=60, now=later) == []
+    detail = client.get(f"/api/v1/incidents/{incident_id}", headers=auth("commander")).json()
+    assert detail["escalated_at"] is not None
+    assert detail["timeline"][-1]["action"] == "escalated"
+
+
+def test_sos_status_routes_are_station_scoped(client, auth, sos_site):
+    client.post(URL, json=box_message("heartbeat", 1))
+    assert client.get("/api/v1/sos/boxes/status", headers=auth("other_operator")).json() == []
+    assert client.get("/api/v1/sos/rejections", headers=auth("citizen")).status_code == 403

@@ -1,0 +1,118 @@
+"""The citizen app's panic SOS: no account needed, retries collapse, a live trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import INSIDE
+
+
+def start(client, ref="panic-ref-0001", **extra):
+    body = {"lat": INSIDE[0], "lon": INSIDE[1], "accuracy_m": 8, "client_ref": ref, **extra}
+    return client.post("/api/v1/sos/panic", json=body)
+
+
+def test_panic_opens_a_critical_incident_with_its_response(client, auth, sos_site):
+    r = start(client)
+    assert r.status_code == 201, r.text
+    state = r.json()
+    assert state["active"] is True and state["incident_status"] == "new"
+    detail = client.get(
+        f"/api/v1/incidents/{state['incident_id']}", headers=auth("operator")
+    ).json()
+    assert (detail["priority"], detail["source"], detail["category"]) == (
+        "critical",
+        "emergency",
+        "sos",
+    )
+    response = client.get(
+        f"/api/v1/sos/responses/{state['incident_id']}", headers=auth("operator")
+    ).json()
+    assert response["trigger"] == "panic"
+    assert [c["camera_id"] for c in response["cameras"]] == ["CAM-W", "CAM-N"]
+    assert response["units"]
+    assert len(response["trail"]) == 1
+
+
+def test_offline_retry_returns_the_same_sos(client, auth, sos_site):
+    first = start(client).json()
+    second = start(client).json()
+    assert first["incident_id"] == second["incident_id"]
+    assert len(client.get("/api/v1/incidents", headers=auth("operator")).json()) == 1
+
+
+def test_trail_points_then_cancel_closes_the_trail(client, auth, sos_site):
+    code = start(client).json()["tracking_code"]
+    now = datetime.now(UTC)
+    points = [
+        {
+            "lat": INSIDE[0] + i * 0.0001,
+            "lon": INSIDE[1],
+            "accuracy_m": 10,
+            "at": (now + timedelta(seconds=5 * i)).isoformat(),
+        }
+        for i in range(3)
+    ]
+    r = client.post(f"/api/v1/sos/panic/{code}/trail", json={"points": points})
+    assert r.status_code == 200
+    assert r.json()["trail_points"] == 4
+    r = client.post(f"/api/v1/sos/panic/{code}/cancel")
+    assert r.status_code == 200 and r.json()["active"] is False
+    r = client.post(f"/api/v1/sos/panic/{code}/trail", json={"points": points[:1]})
+    assert r.status_code == 409
+    state = client.get(f"/api/v1/sos/panic/{code}").json()
+    incident = client.get(
+        f"/api/v1/incidents/{state['incident_id']}", headers=auth("operator")
+    ).json()
+    assert incident["timeline"][-1]["action"] == "sos_cancelled"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lat": 95, "lon": 104.7, "client_ref": "abcdefgh1"}, "lat"),
+        ({"lat": 16.5, "lon": 104.7}, "client_ref"),
+        ({"lat": 16.5, "lon": 104.7, "client_ref": "x"}, "client_ref"),
+        ({"lat": 16.5, "lon": 104.7, "client_ref": "abcdefgh1", "who": "me"}, "who"),
+    ],
+)
+def test_bad_panic_input(client, auth, sos_site, body, field):
+    r = client.post("/api/v1/sos/panic", json=body)
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == field
+    assert client.get("/api/v1/incidents", headers=auth("operator")).json() == []
+
+
+def test_bad_trail_input(client, sos_site):
+    code = start(client).json()["tracking_code"]
+    r = client.post(f"/api/v1/sos/panic/{code}/trail", json={"points": []})
+    assert r.status_code == 422
+    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    r = client.post(
+        f"/api/v1/sos/panic/{code}/trail",
+        json={"points": [{"lat": 16.5, "lon": 104.7, "at": future}]},
+    )
+    assert r.status_code == 409
+    assert (
+        client.post(
+            "/api/v1/sos/panic/SZ-00000-00000/trail",
+            json={"points": [{"lat": 16.5, "lon": 104.7, "at": datetime.now(UTC).isoformat()}]},
+        ).status_code
+        == 404
+    )
+
+
+def test_a_normal_report_code_is_not_a_panic(client, sos_site):
+    code = client.post(
+        "/api/v1/reports",
+        json={
+            "kind": "incident",
+            "category": "theft",
+            "description": "x",
+            "lat": INSIDE[0],
+            "lon": INSIDE[1],
+        },
+    ).json()["tracking_code"]
+    assert client.get(f"/api/v1/sos/panic/{code}").status_code == 404
