@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,10 @@ from sqlalchemy.orm import Session
 from safezone.audit import service as audit_service
 from safezone.cameras.models import Snapshot
 from safezone.cameras.schemas import CameraView, SnapshotRead
-from safezone.core.db import after_commit, after_rollback, utcnow
+from safezone.core.db import utcnow
 from safezone.core.errors import NotFound
 from safezone.core.geo import bearing_deg, haversine_m
+from safezone.core.media import stage_file
 from safezone.core.permissions import Principal
 from safezone.core.security import sha256_hex
 from safezone.zones import service as zones_service
@@ -118,12 +118,7 @@ def store_snapshot(
     digest = sha256_hex(data)
     extension = ".png" if content_type == "image/png" else ".jpg"
     relative = f"snapshots/{camera_id}/{digest}{extension}"
-    target = media_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(target.suffix + ".part")
-    temporary.write_bytes(data)
-    after_commit(session, lambda: os.replace(temporary, target))
-    after_rollback(session, lambda: temporary.unlink(missing_ok=True))
+    stage_file(session, media_dir=media_dir, relative=relative, data=data)
     snapshot = Snapshot(
         station_id=station_id,
         camera_id=camera_id,

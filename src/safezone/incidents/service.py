@@ -73,17 +73,17 @@ def _publish(
     )
 
 
-def create_incident(
+def _open(
     session: Session,
     *,
     data: IncidentCreate,
     source: Source,
     actor: str,
-    station_id: str | None = None,
+    station_id: str | None,
+    at: datetime,
 ) -> Incident:
-    """Open a new incident where the point is; the station is the caller's or the place's."""
+    """The incident row and its first timeline line ("created")."""
     placement = zones_service.place(session, lat=data.lat, lon=data.lon)
-    now = utcnow()
     incident = Incident(
         station_id=station_id or placement.station_id,
         zone_id=placement.zone_id,
@@ -97,20 +97,35 @@ def create_incident(
         lon=data.lon,
         h3_cell=h3_cell(data.lat, data.lon),
         created_by=actor,
-        created_at=now,
-        updated_at=now,
+        created_at=at,
+        updated_at=at,
     )
     session.add(incident)
     session.flush()
     session.add(
         IncidentEvent(
             incident_id=incident.id,
-            ts=now,
+            ts=at,
             actor=actor,
             action="created",
             to_status="new",
             note=f"source: {source}",
         )
+    )
+    return incident
+
+
+def create_incident(
+    session: Session,
+    *,
+    data: IncidentCreate,
+    source: Source,
+    actor: str,
+    station_id: str | None = None,
+) -> Incident:
+    """Open a new incident where the point is; the station is the caller's or the place's."""
+    incident = _open(
+        session, data=data, source=source, actor=actor, station_id=station_id, at=utcnow()
     )
     _publish(session, incident, actor=actor, action="incident.created", payload={})
     return incident
@@ -330,38 +345,13 @@ def record_past_incident(
         if steps[step] < previous_time:
             raise InvalidInput(f"'{step}' happens before '{previous_step}'.", field=f"steps.{step}")
         previous_step, previous_time = step, steps[step]
-    placement = zones_service.place(session, lat=data.lat, lon=data.lon)
-    status: Status = order[-1] if order else "new"
-    incident = Incident(
-        station_id=station_id,
-        zone_id=placement.zone_id,
-        status=status,
-        priority=data.priority,
-        category=data.category,
-        source=source,
-        title=data.title,
-        description=data.description,
-        lat=data.lat,
-        lon=data.lon,
-        h3_cell=h3_cell(data.lat, data.lon),
-        created_by=actor,
-        created_at=occurred_at,
-        updated_at=max([occurred_at, *steps.values()]),
+    incident = _open(
+        session, data=data, source=source, actor=actor, station_id=station_id, at=occurred_at
     )
+    incident.status = order[-1] if order else "new"
+    incident.updated_at = max([occurred_at, *steps.values()])
     for step, moment in steps.items():
         setattr(incident, _STEP_COLUMN[step], moment)
-    session.add(incident)
-    session.flush()
-    session.add(
-        IncidentEvent(
-            incident_id=incident.id,
-            ts=occurred_at,
-            actor=actor,
-            action="created",
-            to_status="new",
-            note=f"source: {source}",
-        )
-    )
     previous: Status = "new"
     for step in order:
         session.add(
@@ -383,6 +373,6 @@ def record_past_incident(
         object_type="incident",
         object_id=incident.id,
         station_id=station_id,
-        payload={"occurred_at": occurred_at.isoformat(), "status": status},
+        payload={"occurred_at": occurred_at.isoformat(), "status": incident.status},
     )
     return incident

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
-from safezone.core.db import after_commit, after_rollback, utcnow
+from safezone.core.db import utcnow
 from safezone.core.errors import (
     Conflict,
     InvalidInput,
@@ -24,6 +23,7 @@ from safezone.core.errors import (
     UnsupportedMediaType,
 )
 from safezone.core.geo import h3_cell
+from safezone.core.media import stage_file
 from safezone.core.permissions import Principal
 from safezone.core.security import sha256_hex
 from safezone.incidents import service as incidents_service
@@ -306,39 +306,30 @@ def add_photo(
     photo = check_photo(data, max_bytes=max_bytes, strip_metadata=report.anonymous)
     digest = sha256_hex(photo.data)
     relative = f"reports/{report.id}/{digest}{photo.extension}"
-    target = media_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(target.suffix + ".part")
-    temporary.write_bytes(photo.data)
-    after_commit(session, lambda: os.replace(temporary, target))
-    after_rollback(session, lambda: temporary.unlink(missing_ok=True))
-    try:
-        row = ReportPhoto(
-            report_id=report.id,
-            content_type=photo.content_type,
-            size_bytes=len(photo.data),
-            sha256=digest,
-            width=photo.width,
-            height=photo.height,
-            path=relative,
-            created_at=utcnow(),
-        )
-        session.add(row)
-        session.flush()
-        report.updated_at = utcnow()
-        audit_service.record(
-            session,
-            actor="citizen:tracking-code",
-            action="report.photo_added",
-            object_type="report",
-            object_id=report.id,
-            station_id=report.station_id,
-            payload={"sha256": digest, "size_bytes": len(photo.data)},
-            event={**_event(report), "photo_id": row.id},
-        )
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    stage_file(session, media_dir=media_dir, relative=relative, data=photo.data)
+    row = ReportPhoto(
+        report_id=report.id,
+        content_type=photo.content_type,
+        size_bytes=len(photo.data),
+        sha256=digest,
+        width=photo.width,
+        height=photo.height,
+        path=relative,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    report.updated_at = utcnow()
+    audit_service.record(
+        session,
+        actor="citizen:tracking-code",
+        action="report.photo_added",
+        object_type="report",
+        object_id=report.id,
+        station_id=report.station_id,
+        payload={"sha256": digest, "size_bytes": len(photo.data)},
+        event={**_event(report), "photo_id": row.id},
+    )
     return row
 
 
