@@ -40,7 +40,11 @@ class Settings(BaseSettings):
         "(at least 32 characters).",
         min_length=32,
     )
-    bus_url: str = Field("memory://", description="Event bus: memory:// (in-process).")
+    bus_url: str = Field(
+        "memory://",
+        description="Event bus: memory:// (in-process), or NATS JetStream for several "
+        "processes: nats://[user:pass@]host:4222[,host2:4222][?stream=NAME&prefix=a.b].",
+    )
     tile_url: str = Field(
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         description="Map tile URL template. Leave empty to draw the map without tiles.",

@@ -170,3 +170,11 @@ def test_snapshot_image_viewing_is_role_checked_and_audited(
     ).json()["items"]
     assert [v["actor"] for v in views] == ["user:operator"]
     assert views[0]["payload"]["sha256"] == sha256_hex(JPEG_BYTES)
+
+
+def test_webhook_is_sent_by_one_node_only(db, devices):
+    body = {"event": "incident.escalated"}
+    assert jobs.post_webhook_once(db, devices + "/hook", body=body, secret=None, event_id="e-7")
+    # Another node hearing the same event (a shared bus) does not send it again.
+    assert not jobs.post_webhook_once(db, devices + "/hook", body=body, secret=None, event_id="e-7")
+    assert len(FakeDevices.received) == 1

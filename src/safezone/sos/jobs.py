@@ -7,8 +7,11 @@ import asyncio
 import functools
 import json
 import logging
+import socket
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,19 +20,25 @@ from safezone.cameras import service as cameras_service
 from safezone.config import Settings
 from safezone.core.bus import Event, EventBus
 from safezone.core.db import Database
-from safezone.core.scheduler import Scheduler
+from safezone.core.scheduler import Scheduler, acquire
 from safezone.core.security import hmac_sha256_hex
 from safezone.sos import service as sos_service
 
 log = logging.getLogger(__name__)
 WEBHOOK_ATTEMPTS = 3
+_NODE = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
 
 def capture_snapshots(db: Database, settings: Settings, incident_id: int) -> int:
     """Fetch the current picture of each camera of an SOS response and keep it as
     evidence. Cameras are asked in parallel; one that fails is skipped. Returns how many
     snapshots were stored."""
-    with db.reader() as session:
+    with db.transaction() as session:
+        # With several nodes on a shared bus every node hears the event; one does the work.
+        if not acquire(
+            session, name=f"sos.snapshots.{incident_id}", holder=_NODE, ttl=timedelta(days=1)
+        ):
+            return 0
         targets = sos_service.pending_snapshots(session, incident_id=incident_id)
         station = sos_service.station_of_response(session, incident_id=incident_id)
     if not targets or station is None:
@@ -61,6 +70,16 @@ def capture_snapshots(db: Database, settings: Settings, incident_id: int) -> int
             )
             stored += 1
     return stored
+
+
+def post_webhook_once(
+    db: Database, url: str, *, body: dict[str, Any], secret: str | None, event_id: str
+) -> bool:
+    """Deliver an event's webhook from one node only (the one that takes its lease)."""
+    with db.transaction() as session:
+        if not acquire(session, name=f"webhook.{event_id}", holder=_NODE, ttl=timedelta(days=1)):
+            return False
+    return post_webhook(url, body=body, secret=secret, event_id=event_id)
 
 
 def post_webhook(url: str, *, body: dict[str, Any], secret: str | None, event_id: str) -> bool:
@@ -111,7 +130,8 @@ class SosWorkers:
             body = {"event": "incident.escalated", "event_id": event.event_id, **event.payload}
             self._spawn(
                 functools.partial(
-                    post_webhook,
+                    post_webhook_once,
+                    self.db,
                     self.settings.escalation_webhook_url,
                     body=body,
                     secret=self.settings.webhook_secret,

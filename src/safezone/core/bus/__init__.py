@@ -69,6 +69,11 @@ class MemoryBus:
 def make_bus(url: str) -> EventBus:
     if url.startswith("memory://"):
         return MemoryBus()
+    if url.startswith("nats://"):
+        from safezone.core.bus.nats import NatsBus  # nats-py is only needed for this bus
+
+        return NatsBus.from_url(url)
     raise ValueError(
         f"SAFEZONE_BUS_URL={url!r} is not supported; use memory:// for a single process"
+        " or nats://host:4222 for NATS JetStream"
     )

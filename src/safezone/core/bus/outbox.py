@@ -169,21 +169,33 @@ class OutboxRelay:
             events = await asyncio.to_thread(self._fetch)
             if not events:
                 return sent
-            for event in events:
-                await self.bus.publish(event)
-            await asyncio.to_thread(self._mark, [e.id for e in events])
-            sent += len(events)
+            published: list[int] = []
+            try:
+                for event in events:
+                    await self.bus.publish(event)
+                    published.append(event.id)
+            finally:
+                # Mark what went out even if the bus failed part-way, so it is not resent.
+                if published:
+                    await asyncio.to_thread(self._mark, published)
+                    sent += len(published)
 
     async def _run(self) -> None:
+        backoff = self.interval_s
         while True:
             try:
                 await self.drain()
+                backoff = self.interval_s
             except asyncio.CancelledError:
                 raise
+            except ConnectionError as exc:
+                # The bus is down (NATS restarting): events wait in the outbox meanwhile.
+                backoff = min(backoff * 2, 30.0)
+                log.warning("event bus unavailable (%s); retrying in %.0f s", exc, backoff)
             except Exception:
                 log.exception("outbox relay failed; retrying")
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             except TimeoutError:
                 pass
             self._wake.clear()
