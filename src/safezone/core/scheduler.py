@@ -47,6 +47,18 @@ def acquire(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool
     return True
 
 
+def claim(session: Session, *, name: str, holder: str, keep: timedelta) -> bool:
+    """Claim a one-off piece of work (a webhook, a snapshot capture) for good: the first
+    caller on any node gets True, every later one False. Kept ``keep`` for the record."""
+    try:
+        with session.begin_nested():
+            session.add(JobLease(name=name, holder=holder, expires_at=utcnow() + keep))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 @dataclass
 class Job:
     name: str

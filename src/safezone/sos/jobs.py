@@ -20,7 +20,7 @@ from safezone.cameras import service as cameras_service
 from safezone.config import Settings
 from safezone.core.bus import Event, EventBus
 from safezone.core.db import Database
-from safezone.core.scheduler import Scheduler, acquire
+from safezone.core.scheduler import Scheduler, claim
 from safezone.core.security import hmac_sha256_hex
 from safezone.sos import service as sos_service
 
@@ -35,8 +35,8 @@ def capture_snapshots(db: Database, settings: Settings, incident_id: int) -> int
     snapshots were stored."""
     with db.transaction() as session:
         # With several nodes on a shared bus every node hears the event; one does the work.
-        if not acquire(
-            session, name=f"sos.snapshots.{incident_id}", holder=_NODE, ttl=timedelta(days=1)
+        if not claim(
+            session, name=f"sos.snapshots.{incident_id}", holder=_NODE, keep=timedelta(days=1)
         ):
             return 0
         targets = sos_service.pending_snapshots(session, incident_id=incident_id)
@@ -75,9 +75,9 @@ def capture_snapshots(db: Database, settings: Settings, incident_id: int) -> int
 def post_webhook_once(
     db: Database, url: str, *, body: dict[str, Any], secret: str | None, event_id: str
 ) -> bool:
-    """Deliver an event's webhook from one node only (the one that takes its lease)."""
+    """Deliver an event's webhook from one node only (the first to claim it)."""
     with db.transaction() as session:
-        if not acquire(session, name=f"webhook.{event_id}", holder=_NODE, ttl=timedelta(days=1)):
+        if not claim(session, name=f"webhook.{event_id}", holder=_NODE, keep=timedelta(days=1)):
             return False
     return post_webhook(url, body=body, secret=secret, event_id=event_id)
 
