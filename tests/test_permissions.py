@@ -54,6 +54,7 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", f"{V1}/zones"): PUBLIC,
     ("GET", f"{V1}/registry/export.geojson"): ADMIN,
     ("POST", f"{V1}/registry/import"): ADMIN,
+    ("GET", f"{V1}/maintenance-alerts"): STAFF,
     # citizen reports
     ("POST", f"{V1}/reports"): PUBLIC,
     ("GET", f"{V1}/reports/track/{{tracking_code}}"): PUBLIC,

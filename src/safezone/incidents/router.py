@@ -28,7 +28,6 @@ def _detail(session: SessionDep, incident: Any) -> schemas.IncidentDetail:
         on_scene_at=incident.on_scene_at,
         resolved_at=incident.resolved_at,
         closed_at=incident.closed_at,
-        escalated_at=incident.escalated_at,
         timeline=[
             schemas.TimelineEntry.model_validate(e)
             for e in incidents_service.timeline(session, incident_id=incident.id)

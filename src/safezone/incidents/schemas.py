@@ -75,6 +75,7 @@ class IncidentSummary(BaseModel):
     lon: float
     created_at: datetime
     updated_at: datetime
+    escalated_at: datetime | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -104,7 +105,6 @@ class IncidentDetail(IncidentSummary):
     on_scene_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
-    escalated_at: datetime | None = None
     timeline: list[TimelineEntry]
     reports: list[LinkedReport] = []
     allowed_next: list[Status]

@@ -98,21 +98,6 @@ def submit_report(
     session.flush()
     _add_update(session, report, "received", "")
     actor = "citizen:anonymous" if anonymous or principal is None else principal.actor
-    audit_service.record(
-        session,
-        actor=actor,
-        action="report.created",
-        object_type="report",
-        object_id=report.id,
-        station_id=report.station_id,
-        payload={
-            "kind": report.kind,
-            "category": report.category,
-            "tracking_code": report.tracking_code,
-            "outside_zone": report.outside_zone,
-        },
-        event=_event(report),
-    )
     if data.kind == "emergency":
         incident = incidents_service.create_incident(
             session,
@@ -129,6 +114,22 @@ def submit_report(
             station_id=report.station_id,
         )
         _link(session, report, incident.id, status="in_progress", actor=actor, message="")
+    # Recorded after an emergency's incident exists, so the event carries its final state.
+    audit_service.record(
+        session,
+        actor=actor,
+        action="report.created",
+        object_type="report",
+        object_id=report.id,
+        station_id=report.station_id,
+        payload={
+            "kind": report.kind,
+            "category": report.category,
+            "tracking_code": report.tracking_code,
+            "outside_zone": report.outside_zone,
+        },
+        event=_event(report),
+    )
     return Submitted(report, created=True)
 
 

@@ -5,7 +5,7 @@ The four kinds share one router factory because their rules are the same (see se
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from safezone.core.deps import SessionDep
 from safezone.core.permissions import STAFF, Principal, allow, public
@@ -121,6 +121,18 @@ def _register(kind: AssetKind) -> None:
 
 for _kind in KINDS.values():
     _register(_kind)
+
+
+@router.get("/maintenance-alerts", response_model=list[schemas.MaintenanceAlertRead])
+def maintenance_alerts(
+    session: SessionDep,
+    principal: Staff,
+    include_cleared: Annotated[bool, Query(description="Also list cleared alerts")] = False,
+) -> Any:
+    """Field devices that need attention (offline, tampered, power fault), newest first."""
+    return zones_service.list_maintenance_alerts(
+        session, station_id=principal.station_id, include_cleared=include_cleared
+    )
 
 
 @router.get("/registry/export.geojson")

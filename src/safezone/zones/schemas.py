@@ -183,6 +183,16 @@ class CheckpointRead(_Read):
     updated_at: datetime
 
 
+class MaintenanceAlertRead(_Read):
+    id: int
+    asset_kind: str
+    asset_id: str
+    kind: str
+    detail: str
+    raised_at: datetime
+    cleared_at: datetime | None
+
+
 class ImportResult(BaseModel):
     created: dict[str, int]
     updated: dict[str, int]

@@ -10,6 +10,7 @@
 
   const ROLES = ["citizen", "officer", "operator", "commander", "admin"];
   const OWNERS = ["police", "municipality", "private"];
+  const MARKER_CLASS = { camera: "sz-camera-marker", sos_box: "sz-sos-marker", checkpoint: "sz-checkpoint-marker" };
   const POINT = [
     { name: "lat", type: "number", step: "any", required: true },
     { name: "lon", type: "number", step: "any", required: true },
@@ -435,7 +436,7 @@
       layer = L.featureGroup(
         state.items.map((item) => {
           const marker = L.marker([item.lat, item.lon], {
-            icon: SZ.map.icon("sz-" + spec.kind.replace("_", "-") + "-marker" + (item.active ? "" : " inactive"), { id: item.id }, 14),
+            icon: SZ.map.icon(MARKER_CLASS[spec.kind] + (item.active ? "" : " inactive"), { id: item.id }, 14),
           });
           marker.bindTooltip(item.id + (item.name ? " · " + item.name : ""));
           marker.on("click", () => renderForm(item));

@@ -91,6 +91,10 @@
           const c = position.coords;
           setLocation(c.latitude, c.longitude, c.accuracy, true);
           say("form.located", { m: Math.round(c.accuracy) });
+          // Other parts of the page (alerts for this area) use the position too.
+          document.dispatchEvent(
+            new CustomEvent("sz:position", { detail: { lat: c.latitude, lon: c.longitude, accuracy: c.accuracy } })
+          );
         },
         (error) => say(error.code === error.PERMISSION_DENIED ? "form.location_denied" : "form.location_failed"),
         { enableHighAccuracy: true, timeout: 20000, maximumAge: 30000 }

@@ -7,12 +7,19 @@
  *
  * Hooks for tests and scripts: list items carry data-incident-id / data-report-id, and
  * map markers are .sz-incident-marker / .sz-report-marker elements with the same data.
+ *
+ * Plugins (dash-sos.js, dash-alerts.js, loaded before this file) add to SZ.dashPlugins
+ * objects with any of: topics (more event topics), layers (more map layers), init(ctx),
+ * onEvent(topic, data), onIncident(incident, fresh), detailBlock(detail) (returns
+ * {node, replacesCameras, top} or null), onDetail(id or null), decorateAsset(kind, item,
+ * marker), onRegistry() and onLang(). ctx is the dashboard's API for them (makeContext).
  */
 (function () {
   "use strict";
 
   const SZ = window.SZ;
   const { h, tr, time, api, t, onReady, busy, showErrors } = SZ;
+  const PLUGINS = (SZ.dashPlugins = SZ.dashPlugins || []);
 
   const ACTIVE = ["new", "acknowledged", "dispatched", "on_scene"];
   const PRIORITIES = ["critical", "high", "medium", "low"];
@@ -44,6 +51,7 @@
     sos_box: { path: "/api/v1/sos-boxes", layer: "sos" },
     checkpoint: { path: "/api/v1/checkpoints", layer: "checkpoints" },
   };
+  const SIDE_TABS = ["incidents", "alerts", "devices"];
   const POLL_S = 20;
   const MAX_RETRY_MS = 30000;
   const MERGE_SUGGEST_M = 1000;
@@ -64,14 +72,74 @@
     retryMs: 2000,
     refreshTimer: null,
     detailTimer: null,
+    escalated: new Set(),
   };
   const markers = { incidents: new Map(), reports: new Map(), focus: null };
   let dom = {};
   let map = null;
   let layers = {};
   let layerControl = null;
+  let ctx = null;
 
   onReady(init);
+
+  /** Call `name` on every plugin that has it; one plugin's error never stops the rest. */
+  function notify(name, ...args) {
+    const results = [];
+    for (const plugin of PLUGINS) {
+      if (typeof plugin[name] !== "function") continue;
+      try {
+        results.push(plugin[name](...args));
+      } catch (err) {
+        console.error("dashboard plugin failed in", name, err);
+      }
+    }
+    return results;
+  }
+
+  function allLayers() {
+    return LAYERS.concat(...PLUGINS.map((p) => p.layers || []));
+  }
+
+  function allTopics() {
+    const topics = new Set(TOPICS);
+    for (const plugin of PLUGINS) for (const topic of plugin.topics || []) topics.add(topic);
+    return Array.from(topics);
+  }
+
+  /** What plugins may use of the dashboard. */
+  function makeContext() {
+    return {
+      map,
+      layers,
+      state,
+      dom,
+      role: state.role,
+      canTriage: state.canTriage,
+      openDetail,
+      closeDetail,
+      showDetail,
+      upsertIncident,
+      isActive,
+      isEscalated,
+      markEscalated,
+      incidentLabel,
+      ownTitle,
+      zoneLabel,
+      cameraBlock,
+      fact,
+      stamp,
+      redrawDetail: () => {
+        if (state.detail) renderDetail(state.detail);
+      },
+      refreshAsset: (kind, id) => {
+        const known = state.assets[kind] && state.assets[kind].get(id);
+        if (known) upsertAsset(kind, known.item);
+      },
+      assets: (kind) => Array.from(state.assets[kind].values(), (entry) => entry.item),
+      showTab,
+    };
+  }
 
   function init() {
     const root = document.getElementById("sz-dashboard");
@@ -94,6 +162,7 @@
       detail: document.getElementById("detail"),
     };
     dom.reportsPanel.hidden = !state.canTriage;
+    initTabs();
 
     map = SZ.map.create(dom.map, {
       tileUrl: root.dataset.tileUrl,
@@ -102,11 +171,15 @@
         dom.tileNote.hidden = ok;
       },
     });
-    for (const [key, , visible] of LAYERS) {
+    for (const [key, , visible] of allLayers()) {
       layers[key] = L.featureGroup();
       if (visible) layers[key].addTo(map);
     }
     buildLayerControl();
+    // The map's box changes when the alarm banner comes and goes.
+    if (window.ResizeObserver) new ResizeObserver(() => map.invalidateSize()).observe(dom.map);
+    ctx = makeContext();
+    notify("init", ctx);
 
     dom.filter.addEventListener("change", () => {
       state.filter = dom.filter.value;
@@ -119,6 +192,7 @@
       buildLayerControl();
       renderIncidentList();
       if (state.detail) renderDetail(state.detail);
+      notify("onLang");
     });
     window.addEventListener("online", () => {
       if (state.canTriage && (!state.source || state.source.readyState === EventSource.CLOSED)) connect();
@@ -130,12 +204,40 @@
     if (state.canTriage) loadReports();
   }
 
+  // --- side panel tabs ----------------------------------------------------------------
+
+  function initTabs() {
+    document.querySelectorAll("[data-side-tab]").forEach((tab) => {
+      tab.addEventListener("click", () => showTab(tab.dataset.sideTab));
+      tab.addEventListener("keydown", (event) => {
+        if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+        const tabs = Array.from(document.querySelectorAll("[data-side-tab]")).filter((el) => !el.hidden);
+        const step = event.key === "ArrowRight" ? 1 : -1;
+        const next = tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
+        showTab(next.dataset.sideTab);
+        next.focus();
+      });
+    });
+  }
+
+  function showTab(name) {
+    if (!SIDE_TABS.includes(name)) return;
+    document.querySelectorAll("[data-side-tab]").forEach((tab) => {
+      const on = tab.dataset.sideTab === name;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+    });
+    document.querySelectorAll("[data-side-pane]").forEach((pane) => {
+      pane.hidden = pane.dataset.sidePane !== name;
+    });
+  }
+
   // --- map layers ---------------------------------------------------------------------
 
   function buildLayerControl() {
     if (layerControl) layerControl.remove();
     const overlays = {};
-    for (const [key, label] of LAYERS) {
+    for (const [key, label] of allLayers()) {
       const span = tr(label);
       overlays[span.outerHTML] = layers[key];
     }
@@ -164,10 +266,11 @@
         icon: SZ.map.icon("sz-sos-marker" + inactive, { sosBoxId: item.id }, 18),
       });
       marker.bindTooltip(() => t("marker.sos", { id: item.id }) + (item.name ? " · " + item.name : ""));
+      notify("decorateAsset", kind, item, marker);
       return marker;
     }
     const marker = L.marker(where, {
-      icon: SZ.map.icon("sz-checkpoint-marker" + inactive, { checkpointId: item.id }, 14),
+      icon: SZ.map.icon("sz-checkpoint-marker" + inactive, { checkpointId: item.id }, 18),
     });
     marker.bindTooltip(() => t("marker.checkpoint", { id: item.id }) + (item.name ? " · " + item.name : ""));
     return marker;
@@ -220,6 +323,7 @@
       )
     );
     kinds.forEach((kind, index) => lists[index].forEach((item) => upsertAsset(kind, item)));
+    notify("onRegistry");
     if (layers.zones.getLayers().length) SZ.map.fit(map, layers.zones);
     else if (layers.incidents.getLayers().length) SZ.map.fit(map, layers.incidents);
   }
@@ -240,21 +344,45 @@
     return known ? SZ.map.zoneName(known.item) : zoneId || "";
   }
 
+  /**
+   * The incident's own title, or "" when it is only the server's default (the English
+   * category name), so that the translated category is shown instead.
+   */
+  function ownTitle(incident) {
+    const title = (incident.title || "").trim();
+    const fallback = incident.category.replace(/_/g, " ");
+    return title.toLowerCase() === fallback.toLowerCase() ? "" : title;
+  }
+
   function incidentLabel(incident) {
     return (
       "#" + incident.id + " · " + t("priority." + incident.priority) + " · " +
-      (incident.title || t("cat." + incident.category)) + " · " + t("status." + incident.status)
+      (ownTitle(incident) || t("cat." + incident.category)) + " · " + t("status." + incident.status)
     );
   }
 
   function upsertIncident(incident, fresh) {
     const known = state.incidents.get(incident.id);
     if (known && stamp(known.updated_at) > stamp(incident.updated_at)) return;
+    if (incident.escalated_at) state.escalated.add(incident.id);
     state.incidents.set(incident.id, incident);
     placeIncidentMarker(incident, fresh);
     placeIncidentItem(incident, fresh);
     if (incident.id === state.openId) placeFocus();
     updateCounts();
+    notify("onIncident", incident, fresh);
+  }
+
+  function isEscalated(incident) {
+    return state.escalated.has(incident.id) || Boolean(incident.escalated_at);
+  }
+
+  /** An incident escalated for lack of acknowledgement: highlighted in the list. */
+  function markEscalated(id) {
+    if (state.escalated.has(id)) return;
+    state.escalated.add(id);
+    const incident = state.incidents.get(id);
+    if (incident) placeIncidentItem(incident, false);
   }
 
   function incidentIcon(incident, fresh) {
@@ -290,6 +418,7 @@
   function incidentItem(incident, fresh) {
     const open = () => openDetail(incident.id);
     const zone = zoneLabel(incident.zone_id);
+    const title = ownTitle(incident);
     return h(
       "li",
       {
@@ -299,6 +428,8 @@
           "status-" + incident.status,
           state.openId === incident.id ? "selected" : "",
           fresh ? "flash" : "",
+          // Highlighted while nobody has taken it; the chip stays as a record.
+          isEscalated(incident) && incident.status === "new" ? "escalated" : "",
         ].join(" "),
         tabindex: 0,
         role: "button",
@@ -317,13 +448,14 @@
         h("span", { class: "badge prio-" + incident.priority, i18n: "priority." + incident.priority }),
         h("span", { class: "chip status-" + incident.status, i18n: "status." + incident.status }),
         h("span", { class: "item-id", text: "#" + incident.id }),
+        isEscalated(incident) && isActive(incident) ? h("span", { class: "chip escalated", i18n: "alarm.escalated" }) : null,
         time(incident.created_at, "short")
       ),
-      h("div", { class: "item-title" }, incident.title ? incident.title : tr("cat." + incident.category)),
+      h("div", { class: "item-title" }, title || tr("cat." + incident.category)),
       h(
         "div",
         { class: "item-meta" },
-        incident.title ? [tr("cat." + incident.category), " · "] : null,
+        title ? [tr("cat." + incident.category), " · "] : null,
         tr("source." + incident.source),
         zone ? " · " + zone : ""
       )
@@ -423,6 +555,7 @@
     const previous = state.openId;
     state.openId = id;
     markSelected(previous);
+    if (previous !== id) notify("onDetail", id);
     dom.detail.hidden = false;
     const known = state.incidents.get(id);
     if (known) map.setView([known.lat, known.lon], Math.max(map.getZoom(), 16));
@@ -440,8 +573,9 @@
   }
 
   function showDetail(detail) {
+    if (detail.escalated_at) state.escalated.add(detail.id);
     upsertIncident(detail, false);
-    renderDetail(detail);
+    if (state.openId === detail.id) renderDetail(detail);
   }
 
   function closeDetail() {
@@ -451,6 +585,7 @@
     dom.detail.hidden = true;
     dom.detail.replaceChildren();
     markSelected(previous);
+    notify("onDetail", null);
   }
 
   function scheduleDetailRefresh() {
@@ -728,14 +863,19 @@
     const saved = state.detail && state.detail.id === detail.id ? drafts() : {};
     state.detail = detail;
     const zone = zoneLabel(detail.zone_id);
-    dom.detail.replaceChildren(
+    const extra = notify("detailBlock", detail).filter(Boolean);
+    const replacesCameras = extra.some((block) => block.replacesCameras);
+    const parts = [
       detailHeader(detail.id),
       h(
         "div",
         { class: "detail-badges" },
         priorityControl(detail),
-        h("span", { class: "chip status-" + detail.status, i18n: "status." + detail.status })
+        h("span", { class: "chip status-" + detail.status, i18n: "status." + detail.status }),
+        isEscalated(detail) ? h("span", { class: "chip escalated", i18n: "alarm.escalated" }) : null
       ),
+      isEscalated(detail) && detail.status === "new" ? h("p", { class: "notice escalated-note", i18n: "detail.escalated" }) : null,
+      extra.filter((block) => block.top).map((block) => block.node),
       h(
         "dl",
         { class: "facts" },
@@ -745,15 +885,17 @@
         fact("detail.updated", time(detail.updated_at)),
         zone ? fact("detail.zone", zone) : fact("detail.zone", tr("dash.outside_zone")),
         fact("detail.location", detail.lat.toFixed(5) + ", " + detail.lon.toFixed(5)),
-        detail.title ? fact("detail.headline", detail.title) : null,
+        ownTitle(detail) ? fact("detail.headline", detail.title) : null,
         fact("detail.description", h("span", { class: "prewrap", text: detail.description }))
       ),
       statusForm(detail),
+      extra.filter((block) => !block.top).map((block) => block.node),
       noteForm(detail),
-      cameraBlock(detail),
+      replacesCameras ? null : cameraBlock(detail),
       reportsBlock(detail),
-      timelineBlock(detail)
-    );
+      timelineBlock(detail),
+    ];
+    dom.detail.replaceChildren(...parts.flat().filter(Boolean));
     restoreDrafts(saved);
   }
 
@@ -953,7 +1095,8 @@
   }
 
   function upsertReport(report, fresh) {
-    if (report.status !== "received") {
+    // An emergency opens its incident at once: it never waits for triage.
+    if (report.status !== "received" || report.kind === "emergency") {
       removeReport(report.id);
       return;
     }
@@ -1021,6 +1164,7 @@
   }
 
   function onEvent(topic, data) {
+    if (topic === "incident.escalated" && data.incident) state.escalated.add(data.incident.id);
     if (data.incident) {
       upsertIncident(data.incident, topic === "incident.created");
       if (state.openId === data.incident.id) scheduleDetailRefresh();
@@ -1042,6 +1186,7 @@
       if (data.deleted) removeAsset(data.kind, data.id);
       else upsertAsset(data.kind, data);
     }
+    notify("onEvent", topic, data);
   }
 
   /** Reload lists shortly after (re)connecting without a position: closes any gap. */
@@ -1073,7 +1218,7 @@
       if (source.readyState === EventSource.CLOSED) recover(source);
       else setConn("reconnecting");
     };
-    for (const topic of TOPICS) {
+    for (const topic of allTopics()) {
       source.addEventListener(topic, (event) => {
         if (event.lastEventId) state.lastEventId = event.lastEventId;
         let data;

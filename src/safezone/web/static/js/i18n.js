@@ -80,6 +80,11 @@
         el.setAttribute(attr, t(el.getAttribute("data-i18n-" + attr)));
       });
     }
+    const title = document.querySelector("title[data-i18n-page-title]");
+    if (title && scope === document) {
+      const key = title.getAttribute("data-i18n-page-title");
+      document.title = (key ? t(key) + " · " : "") + t("app.name");
+    }
     scope.querySelectorAll("time[data-ts]").forEach((el) => {
       el.textContent = formatTime(el.getAttribute("data-ts"), el.getAttribute("data-format"));
     });

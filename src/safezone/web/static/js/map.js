@@ -135,5 +135,24 @@
     return off <= camera.fov_deg / 2;
   }
 
-  SZ.map = { create, icon, zoneLayer, zoneName, fit, distance, bearing, cameraSees, MUKDAHAN };
+  /** The point `metres` from `from` towards `bearingDeg` (flat earth: fine under a few km). */
+  function offset(from, bearingDeg, metres) {
+    const rad = Math.PI / 180;
+    const dLat = (metres * Math.cos(bearingDeg * rad)) / 111320;
+    const dLon = (metres * Math.sin(bearingDeg * rad)) / (111320 * Math.cos(from[0] * rad));
+    return [from[0] + dLat, from[1] + dLon];
+  }
+
+  /** A camera's field of view (bearing_deg, fov_deg, range_m) as a wedge; a disc at 360°. */
+  function coneLatLngs(camera) {
+    const from = [camera.lat, camera.lon];
+    const fov = Math.min(360, Math.max(1, Number(camera.fov_deg) || 0));
+    const steps = Math.max(4, Math.ceil(fov / 10));
+    const start = Number(camera.bearing_deg) - fov / 2;
+    const points = fov >= 360 ? [] : [from];
+    for (let i = 0; i <= steps; i += 1) points.push(offset(from, start + (fov * i) / steps, Number(camera.range_m)));
+    return points;
+  }
+
+  SZ.map = { create, icon, zoneLayer, zoneName, fit, distance, bearing, cameraSees, offset, coneLatLngs, MUKDAHAN };
 })();

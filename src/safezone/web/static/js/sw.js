@@ -5,11 +5,17 @@
  * - API GETs are network-first; the last good answer for zones and tracking pages is
  *   kept for offline use (marked with the X-SZ-Offline header when served from cache).
  * - Anything that is not a GET (report submissions, photo uploads) is never cached or
- *   replayed: it goes straight to the network.
+ *   replayed by the fetch handler: it goes straight to the network.
+ * - The one exception is the SOS: the page writes it (and its location trail) to the
+ *   IndexedDB queue of sos-queue.js before sending, and this worker sends what is left
+ *   there when Background Sync says the connection is back, even if the page has been
+ *   closed. The page itself also retries (on `online`, on load) where Background Sync is
+ *   missing. A retry carries the same client_ref, so the server never opens two SOSes.
  */
 "use strict";
 
 const VERSION = "__SZ_VERSION__";
+importScripts("/static/js/sos-queue.js?v=" + VERSION);
 const SHELL = "sz-shell-" + VERSION;
 const DATA = "sz-data-" + VERSION;
 const SHELL_URLS = [
@@ -22,6 +28,9 @@ const SHELL_URLS = [
   "/static/js/map.js",
   "/static/js/pwa.js",
   "/static/js/citizen.js",
+  "/static/js/sos-queue.js",
+  "/static/js/sos.js",
+  "/static/js/alerts.js",
   "/static/js/track.js",
   "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css",
@@ -29,7 +38,11 @@ const SHELL_URLS = [
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
 ];
-const CACHED_API = [/^\/api\/v1\/zones$/, /^\/api\/v1\/reports\/track\/[^/]+$/];
+const CACHED_API = [
+  /^\/api\/v1\/zones$/,
+  /^\/api\/v1\/reports\/track\/[^/]+$/,
+  /^\/api\/v1\/alerts\/active$/,
+];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -121,5 +134,25 @@ self.addEventListener("fetch", (event) => {
   }
   if (url.pathname.startsWith("/static/") || url.pathname === "/app/manifest.webmanifest") {
     event.respondWith(staticAsset(request));
+  }
+});
+
+// --- the SOS queue ----------------------------------------------------------------------
+
+async function flushSos() {
+  const result = await self.SZSosQueue.flush();
+  const clients = await self.clients.matchAll({ includeUncontrolled: true, type: "window" });
+  for (const client of clients) client.postMessage({ type: "sz-sos-flushed", pending: result.pending });
+  // Throwing makes Background Sync try again later.
+  if (result.pending) throw new Error("SOS still waiting for a connection");
+}
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === self.SZSosQueue.SYNC_TAG) event.waitUntil(flushSos());
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "sz-sos-flush") {
+    event.waitUntil(flushSos().catch(() => undefined));
   }
 });

@@ -1,0 +1,25 @@
+"""Fixtures for the browser tests: Debian's Chromium driven by Playwright. The app itself
+is served by the ``live_server`` fixture of tests/conftest.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.support import CHROMIUM, CHROMIUM_ARGS, skip_without_browser
+from tests.sos.conftest import sos_site  # noqa: F401  (an SOS box, cameras and units)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    skip_without_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
