@@ -8,6 +8,7 @@ failing half-way with "database is locked" when one tries to upgrade a read lock
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -81,6 +82,32 @@ def is_sqlite(engine_or_session: Engine | Session) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+class WriteGate:
+    """One writer at a time in this process, urgent writers (an SOS) first."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held = False
+        self._urgent_waiting = 0
+
+    def acquire(self, *, urgent: bool) -> None:
+        with self._cond:
+            if urgent:
+                self._urgent_waiting += 1
+            try:
+                while self._held or (not urgent and self._urgent_waiting):
+                    self._cond.wait()
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+            self._held = True
+
+    def release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -98,12 +125,50 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        # Writers in this process queue on a lock, not in SQLite's busy handler, which
+        # sleeps in growing steps (up to 100 ms each) and so adds long, random delays to
+        # an SOS stored while other requests write. Other processes still meet SQLite's
+        # lock and its busy_timeout.
+        gate = WriteGate()
+
+        def release(info: dict[Any, Any]) -> None:
+            if info.pop("write_gate", False):
+                gate.release()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            if conn.get_execution_options().get("sqlite_immediate"):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
+            if not conn.get_execution_options().get("sqlite_immediate"):
                 conn.exec_driver_sql("BEGIN")
+                return
+            if not conn.info.get("write_gate"):
+                gate.acquire(urgent=bool(conn.get_execution_options().get("sqlite_urgent")))
+                conn.info["write_gate"] = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                release(conn.info)
+                raise
+
+        @event.listens_for(engine, "commit")
+        def _sqlite_commit(conn: Any) -> None:
+            if conn.info.get("write_gate"):
+                # Commit here, then open the gate; the driver's own commit that follows
+                # finds no transaction and does nothing.
+                conn.exec_driver_sql("COMMIT")
+                release(conn.info)
+
+        @event.listens_for(engine, "rollback")
+        def _sqlite_rollback(conn: Any) -> None:
+            if conn.info.get("write_gate"):
+                try:
+                    conn.exec_driver_sql("ROLLBACK")
+                except Exception:  # SQLite may have rolled back already after an error
+                    pass
+                release(conn.info)
+
+        @event.listens_for(engine, "checkin")
+        def _sqlite_checkin(dbapi_conn: Any, record: Any) -> None:
+            release(record.info)  # never leave the gate shut behind a returned connection
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -141,9 +206,15 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )
+        # For an SOS: on SQLite it goes ahead of other writers waiting in this process.
+        self._urgent = sessionmaker(
+            self.engine.execution_options(sqlite_immediate=True, sqlite_urgent=True),
+            expire_on_commit=False,
+        )
         self.commit_listeners: list[Callable[[], None]] = []
-        event.listen(self._write, "after_commit", self._after_commit)
-        event.listen(self._write, "after_soft_rollback", self._after_rollback)
+        for factory in (self._write, self._urgent):
+            event.listen(factory, "after_commit", self._after_commit)
+            event.listen(factory, "after_soft_rollback", self._after_rollback)
 
     def _after_commit(self, session: Session) -> None:
         _run_hooks(session, "after_commit", "after_rollback")
@@ -163,9 +234,12 @@ class Database:
         return (self._write if write else self._read)()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One write transaction: commit on success, roll back on any error."""
-        session = self.session(write=True)
+    def transaction(self, *, urgent: bool = False) -> Iterator[Session]:
+        """One write transaction: commit on success, roll back on any error.
+
+        ``urgent`` (an SOS) lets it go ahead of other writers waiting in this process.
+        """
+        session = self._urgent() if urgent else self.session(write=True)
         try:
             yield session
             session.commit()

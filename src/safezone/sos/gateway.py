@@ -55,6 +55,11 @@ def parse_url(url: str) -> BrokerAddress:
     )
 
 
+def _is_routine(message: mqtt.MQTTMessage) -> bool:
+    """A heartbeat, by a cheap look: only to order the work; the rules are in sos.service."""
+    return message.topic.endswith("/event") and b'"heartbeat"' in message.payload
+
+
 def box_id_of(topic: str) -> str | None:
     parts = topic.split("/")
     if len(parts) == 4 and parts[0] == "safezone" and parts[1] == "sos" and parts[2]:
@@ -119,10 +124,8 @@ class MqttGateway:
             log.warning("MQTT gateway disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        # A cheap look only to order the work; every rule is checked in sos.service.
-        routine = message.topic.endswith("/event") and b'"heartbeat"' in message.payload
         with self._ready:
-            (self._routine if routine else self._urgent).append(message)
+            (self._routine if _is_routine(message) else self._urgent).append(message)
             self._ready.notify()
 
     def start(self) -> None:
@@ -172,8 +175,9 @@ class MqttGateway:
 
     def _store(self, batch: list[mqtt.MQTTMessage]) -> None:
         """Store a batch in one transaction; if that fails, one message at a time."""
+        urgent = any(not _is_routine(m) for m in batch)
         try:
-            with self.db.transaction() as session:
+            with self.db.transaction(urgent=urgent) as session:
                 for message in batch:
                     self._apply(session, message)
         except Exception:
@@ -181,7 +185,7 @@ class MqttGateway:
             stored = []
             for message in batch:
                 try:
-                    with self.db.transaction() as session:
+                    with self.db.transaction(urgent=not _is_routine(message)) as session:
                         self._apply(session, message)
                     stored.append(message)
                 except Exception:

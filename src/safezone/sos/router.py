@@ -37,7 +37,7 @@ async def box_event(
     db = request.app.state.db
 
     def handle() -> sos_service.BoxResult:
-        with db.transaction() as session:
+        with db.transaction(urgent=True) as session:
             return sos_service.handle_box_message(
                 session,
                 box_id=box_id,
