@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 
-from safezone.core.bus import Event, EventBus, outbox
+from safezone.core.bus import Event, EventBus, outbox, wait_or_timeout
 from safezone.core.db import Database
 
 # What the command centre sees; other topics stay on the bus for back-end consumers.
@@ -129,9 +129,7 @@ async def stream(
             awaitable = is_disconnected()
             if asyncio.iscoroutine(awaitable) and await awaitable:
                 return
-            try:
-                await asyncio.wait_for(waiter.wait(), timeout=poll_s)
-            except TimeoutError:
+            if not await wait_or_timeout(waiter, poll_s):
                 idle += poll_s
                 if idle >= KEEPALIVE_S:
                     idle = 0.0

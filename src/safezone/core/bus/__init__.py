@@ -39,6 +39,17 @@ class EventBus(Protocol):
     async def close(self) -> None: ...
 
 
+async def wait_or_timeout(event: asyncio.Event, seconds: float) -> bool:
+    """Wait for ``event`` at most ``seconds``; True if it was set. Unlike
+    ``asyncio.wait_for`` on Python 3.11, this never swallows a cancellation."""
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 class MemoryBus:
     """Delivers each event to every handler in this process, in order."""
 

@@ -44,7 +44,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from safezone.core.bus import Event, Handler
+from safezone.core.bus import Event, Handler, wait_or_timeout
 
 log = logging.getLogger(__name__)
 
@@ -325,8 +325,7 @@ class NatsBus:
                 self._ready.clear()
                 self._note_error(f"event bus not ready: {exc!r}")
                 wait, backoff = backoff, min(backoff * 2, 30.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            await wait_or_timeout(self._wake, wait)
 
     async def _connect(self) -> None:
         backoff = 1.0

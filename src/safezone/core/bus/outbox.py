@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from safezone.core.bus import Event, EventBus
+from safezone.core.bus import Event, EventBus, wait_or_timeout
 from safezone.core.db import Base, Database, JsonText, UtcDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -138,6 +139,10 @@ class OutboxRelay:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def stop(self) -> None:
+        # The flag as well as the cancel: on Python 3.11, asyncio.wait_for can swallow a
+        # cancellation that lands as its inner wait completes, and the loop would run on.
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -182,7 +187,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self.interval_s
-        while True:
+        while not self._stopping:
             try:
                 await self.drain()
                 backoff = self.interval_s
@@ -194,8 +199,5 @@ class OutboxRelay:
                 log.warning("event bus unavailable (%s); retrying in %.0f s", exc, backoff)
             except Exception:
                 log.exception("outbox relay failed; retrying")
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
+            await wait_or_timeout(self._wake, backoff)
             self._wake.clear()
