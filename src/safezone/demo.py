@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from shapely.geometry import Point
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safezone.auth import schemas as auth_schemas
@@ -33,7 +32,6 @@ from safezone.reports import service as reports_service
 from safezone.reports.schemas import ReportCreate
 from safezone.zones import schemas as zone_schemas
 from safezone.zones import service as zones_service
-from safezone.zones.models import Checkpoint, SosBox
 
 ACTOR = "system:demo"
 STATION_ID = "MDH"
@@ -374,10 +372,11 @@ def _open_reports(session: Session, rng: random.Random) -> None:
 
 def write_device_file(session: Session, data_dir: Path) -> Path:
     """demo-devices.json: what simulators and testers need to drive the demo."""
-    boxes = session.scalars(select(SosBox).where(SosBox.station_id == STATION_ID)).all()
-    checkpoints = session.scalars(
-        select(Checkpoint).where(Checkpoint.station_id == STATION_ID)
-    ).all()
+    kinds = zones_service.KINDS
+    boxes = zones_service.list_assets(session, kind=kinds["sos_box"], station_id=STATION_ID)
+    checkpoints = zones_service.list_assets(
+        session, kind=kinds["checkpoint"], station_id=STATION_ID
+    )
     content: dict[str, Any] = {
         "station_id": STATION_ID,
         "note": "Demo devices only. Secrets here are for the demo station, never production.",
