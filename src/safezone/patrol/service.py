@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
+from safezone.core.bus import outbox
 from safezone.core.db import utcnow
 from safezone.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from safezone.core.geo import haversine_m
@@ -109,8 +110,6 @@ def report_location(
     unit.location_at = now
     session.flush()
     # Positions are not audited one by one (they are not decisions), but the map hears them.
-    from safezone.core.bus import outbox
-
     outbox.enqueue(
         session,
         topic="unit.location",

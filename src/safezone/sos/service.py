@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from safezone.audit import service as audit_service
 from safezone.cameras import service as cameras_service
 from safezone.cameras.schemas import SnapshotRead
+from safezone.core.bus import outbox
 from safezone.core.db import utcnow
 from safezone.core.errors import Conflict, NotFound
 from safezone.core.security import canonical_json, constant_time_equal, hmac_sha256_hex
@@ -705,8 +706,6 @@ def add_trail(session: Session, *, tracking_code: str, batch: TrailBatch) -> Pan
         latest = point if latest is None or point.at > latest.at else latest
     session.flush()
     assert latest is not None
-    from safezone.core.bus import outbox
-
     outbox.enqueue(
         session,
         topic="sos.trail",

@@ -195,34 +195,29 @@ def choose_language(
     return response
 
 
-@router.get("/dashboard")
-def dashboard(request: Request, principal: Anyone) -> Response:
-    denied = gate(request, principal, STAFF)
+def _map_page(request: Request, principal: Principal | None, roles: Any, template: str) -> Response:
+    """A signed-in page with the map: the configured tiles and their attribution."""
+    denied = gate(request, principal, roles)
     if denied is not None:
         return denied
     settings: Settings = request.app.state.settings
     return render(
         request,
         principal,
-        "dashboard.html",
+        template,
         tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution,
     )
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, principal: Anyone) -> Response:
+    return _map_page(request, principal, STAFF, "dashboard.html")
 
 
 @router.get("/admin")
 def admin(request: Request, principal: Anyone) -> Response:
-    denied = gate(request, principal, ADMIN_ONLY)
-    if denied is not None:
-        return denied
-    settings: Settings = request.app.state.settings
-    return render(
-        request,
-        principal,
-        "admin.html",
-        tile_url=settings.tile_url,
-        tile_attribution=settings.tile_attribution,
-    )
+    return _map_page(request, principal, ADMIN_ONLY, "admin.html")
 
 
 @router.get("/app")
