@@ -24,7 +24,7 @@ from safezone.auth import service as auth_service
 from safezone.auth.router import router as auth_router
 from safezone.cameras.router import router as cameras_router
 from safezone.config import Settings
-from safezone.core.bus import make_bus
+from safezone.core.bus import Event, make_bus
 from safezone.core.bus.outbox import OutboxRelay
 from safezone.core.db import Database
 from safezone.core.errors import AppError, PayloadTooLarge
@@ -37,6 +37,7 @@ from safezone.realtime.service import StreamHub
 from safezone.reports.router import router as reports_router
 from safezone.sos import jobs as sos_jobs
 from safezone.sos.gateway import MqttGateway
+from safezone.sos.gateway_process import GatewayProcess
 from safezone.sos.router import router as sos_router
 from safezone.web import STATIC_DIR
 from safezone.web.router import router as web_router
@@ -194,16 +195,16 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
     scheduler = Scheduler(db)
     sos_jobs.schedule(scheduler, settings)
-    gateway = (
-        MqttGateway(
+    gateway: MqttGateway | GatewayProcess | None = None
+    if settings.mqtt_url and settings.mqtt_gateway_process:
+        gateway = GatewayProcess(settings)
+    elif settings.mqtt_url:
+        gateway = MqttGateway(
             db,
             url=settings.mqtt_url,
             client_id=settings.mqtt_client_id,
             tolerance_s=settings.sos_clock_tolerance_s,
         )
-        if settings.mqtt_url
-        else None
-    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -212,7 +213,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         workers = sos_jobs.SosWorkers(db, settings, bus)
         relay.start()
         scheduler.start()
-        if gateway is not None:
+        if isinstance(gateway, GatewayProcess):
+            hub = app.state.stream_hub
+
+            def committed_there(events: list[Event]) -> None:
+                hub.nudge(events)
+                relay.nudge(events)
+
+            gateway.start(committed_there)
+        elif gateway is not None:
             gateway.start()
         try:
             yield

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         "broker holds presses for it while it is down; give each node its own id.",
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
     )
+    mqtt_gateway_process: bool = Field(
+        True,
+        description="Run the MQTT gateway in a process of its own, so that web traffic "
+        "never delays an SOS; false = a thread in the web process.",
+    )
     sos_clock_tolerance_s: int = Field(
         300, ge=5, le=86400, description="How far a box's timestamp may be from ours."
     )

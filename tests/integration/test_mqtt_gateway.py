@@ -30,9 +30,16 @@ def count(db, model, *where) -> int:
         return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-@pytest.fixture
-def mqtt_app(settings, db, mqtt_url, gateway_id, sos_site):
-    settings = settings.model_copy(update={"mqtt_url": mqtt_url, "mqtt_client_id": gateway_id})
+@pytest.fixture(params=[True, False], ids=["own-process", "thread"])
+def mqtt_app(request, settings, db, mqtt_url, gateway_id, sos_site):
+    """The app with its gateway in a process of its own (the default) and as a thread."""
+    settings = settings.model_copy(
+        update={
+            "mqtt_url": mqtt_url,
+            "mqtt_client_id": gateway_id,
+            "mqtt_gateway_process": request.param,
+        }
+    )
     app = create_app(settings, database=db)
     with TestClient(app) as client:
         assert app.state.gateway.connected.wait(10), "the gateway did not connect"

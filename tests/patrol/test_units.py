@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
 import pytest
 
 from tests.conftest import INSIDE
@@ -56,6 +59,33 @@ def test_locations_are_throttled_and_ranked(client, auth):
     assert nearest[0]["unit_id"] == "CAR-9"
     assert 100 < nearest[0]["distance_m"] < 120
     assert client.post(url, headers=h, json={"lat": 95, "lon": 1}).status_code == 422
+
+
+def test_a_throttled_fix_does_not_wait_for_the_write_lock(client, auth, db):
+    """Phones report every few seconds; a fix that will not be stored must not queue for
+    the database's write lock behind an SOS (or anything else) being written."""
+    if not db.is_sqlite:
+        pytest.skip("the write lock is SQLite's")
+    make_unit(client, auth, status="available")
+    h = auth("operator")
+    url = "/api/v1/units/CAR-9/location"
+    assert client.post(url, headers=h, json={"lat": INSIDE[0], "lon": INSIDE[1]}).status_code == 204
+    writer = sqlite3.connect(db.engine.url.database, timeout=1)
+    writer.execute("BEGIN IMMEDIATE")  # another process is writing
+    answers: list[int] = []
+    try:
+        sender = threading.Thread(
+            target=lambda: answers.append(
+                client.post(url, headers=h, json={"lat": 16.6, "lon": 104.8}).status_code
+            )
+        )
+        sender.start()
+        sender.join(5)
+        assert answers == [204], "the throttled fix waited for the write lock"
+    finally:
+        writer.rollback()
+        writer.close()
+    sender.join(40)
 
 
 def test_off_duty_and_stale_units_are_not_suggested(client, auth):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from safezone.audit.models import AuditEntry
@@ -72,9 +72,16 @@ def record(
     The event's topic defaults to the action (for example ``incident.status_changed``).
     """
     outbox.serialize_writers(session)
-    head = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
+    # The head of the chain: the entry this transaction appended last, if any (no other
+    # writer can append while it holds the write lock), else the newest stored entry.
+    mine = session.info.get("audit_head")
+    head: Any = (
+        mine
+        if mine is not None and inspect(mine).persistent
+        else session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        ).first()
+    )
     seq = (head.seq + 1) if head else 1
     prev_hash = head.hash if head else GENESIS_HASH
     ts = _format_ts(datetime.now(UTC))
@@ -90,6 +97,7 @@ def record(
     entry = AuditEntry(seq=seq, ts=ts, prev_hash=prev_hash, hash=digest, **fields)
     session.add(entry)
     session.flush()
+    session.info["audit_head"] = entry
     if event is not None:
         outbox.enqueue(
             session,

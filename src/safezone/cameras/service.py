@@ -50,11 +50,7 @@ def covering(
     ``radius_m`` optionally keeps only cameras within that distance of the point.
     """
     views = []
-    for camera in zones_service.list_assets(
-        session, kind=zones_service.KINDS["camera"], station_id=station_id
-    ):
-        if not camera.active:
-            continue
+    for camera in zones_service.active_camera_geometry(session, station_id=station_id):
         covers, distance, towards = sees(camera, lat, lon)
         if not covers or (radius_m is not None and distance > radius_m):
             continue

@@ -8,14 +8,29 @@ failing half-way with "database is locked" when one tries to upgrade a read lock
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Text, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Dialect
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
+
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    inspect,
+)
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -108,6 +123,50 @@ class WriteGate:
             self._cond.notify_all()
 
 
+BUSY_TIMEOUT_MS = 30000
+
+
+class FileGate:
+    """One writer at a time across the processes that share a SQLite file, SOS first.
+
+    The MQTT gateway writes from a process of its own. Without this, a press waiting for
+    the web process's writers would poll in SQLite's busy handler, whose sleeps grow to
+    100 ms, and lose the race to each next web request. Here writers wait in the kernel
+    (flock) and wake as soon as the lock is free; a normal writer first passes a
+    turnstile, so at most one of them competes with an urgent writer for the lock.
+    Processes that do not use the gate (a migration, the sqlite3 shell) still meet
+    SQLite's own lock and busy timeout.
+    """
+
+    def __init__(self, database_path: str) -> None:
+        self._write = database_path + "-writer.lock"
+        self._turnstile = database_path + "-turnstile.lock"
+
+    @staticmethod
+    def _lock(path: str) -> int:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def acquire(self, *, urgent: bool) -> int:
+        """Block until this process may write; returns the token to release."""
+        if urgent:
+            return self._lock(self._write)
+        turnstile = self._lock(self._turnstile)
+        try:
+            return self._lock(self._write)
+        finally:
+            os.close(turnstile)
+
+    @staticmethod
+    def release(token: int) -> None:
+        os.close(token)  # closing the descriptor drops its lock
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -122,7 +181,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.close()
 
         # Writers in this process queue on a lock, not in SQLite's busy handler, which
@@ -130,8 +189,17 @@ def make_engine(url: str) -> Engine:
         # an SOS stored while other requests write. Other processes still meet SQLite's
         # lock and its busy_timeout.
         gate = WriteGate()
+        database = make_url(url).database
+        files = (
+            FileGate(os.path.abspath(database))
+            if fcntl is not None and database and database != ":memory:"
+            else None
+        )
 
         def release(info: dict[Any, Any]) -> None:
+            token = info.pop("file_gate", None)
+            if token is not None and files is not None:
+                files.release(token)
             if info.pop("write_gate", False):
                 gate.release()
 
@@ -140,10 +208,13 @@ def make_engine(url: str) -> Engine:
             if not conn.get_execution_options().get("sqlite_immediate"):
                 conn.exec_driver_sql("BEGIN")
                 return
-            if not conn.info.get("write_gate"):
-                gate.acquire(urgent=bool(conn.get_execution_options().get("sqlite_urgent")))
-                conn.info["write_gate"] = True
+            urgent = bool(conn.get_execution_options().get("sqlite_urgent"))
             try:
+                if not conn.info.get("write_gate"):
+                    gate.acquire(urgent=urgent)
+                    conn.info["write_gate"] = True
+                if files is not None and "file_gate" not in conn.info:
+                    conn.info["file_gate"] = files.acquire(urgent=urgent)
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             except BaseException:
                 release(conn.info)
@@ -186,6 +257,7 @@ def after_rollback(session: Session, action: Callable[[], None]) -> None:
 
 def _run_hooks(session: Session, key: str, other: str) -> None:
     session.info.pop("sequence_locked", None)
+    session.info.pop("audit_head", None)
     actions = session.info.pop(key, [])
     session.info.pop(other, None)
     for action in actions:
@@ -195,8 +267,8 @@ def _run_hooks(session: Session, key: str, other: str) -> None:
 class Database:
     """The engine plus two session factories: one for reads, one for writes.
 
-    ``commit_listeners`` are called after every commit that queued outbox events, so the
-    relay publishes them at once.
+    ``commit_listeners`` are called after every commit that queued outbox events, with
+    those events, so the relay publishes them and event streams send them at once.
     """
 
     def __init__(self, url: str) -> None:
@@ -211,19 +283,22 @@ class Database:
             self.engine.execution_options(sqlite_immediate=True, sqlite_urgent=True),
             expire_on_commit=False,
         )
-        self.commit_listeners: list[Callable[[], None]] = []
+        self.commit_listeners: list[Callable[[list[Any]], None]] = []
         for factory in (self._write, self._urgent):
             event.listen(factory, "after_commit", self._after_commit)
             event.listen(factory, "after_soft_rollback", self._after_rollback)
 
     def _after_commit(self, session: Session) -> None:
         _run_hooks(session, "after_commit", "after_rollback")
-        if session.info.pop("outbox_dirty", False):
+        rows = session.info.pop("outbox_rows", None)
+        if rows:
+            # A row added inside a savepoint that rolled back is no longer persistent.
+            events = [row.to_event() for row in rows if inspect(row).persistent]
             for listener in self.commit_listeners:
-                listener()
+                listener(events)
 
     def _after_rollback(self, session: Session, previous_transaction: Any) -> None:
-        session.info.pop("outbox_dirty", None)
+        session.info.pop("outbox_rows", None)
         _run_hooks(session, "after_rollback", "after_commit")
 
     @property

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from safezone.core.deps import SessionDep
+from safezone.core.deps import DatabaseDep, SessionDep
 from safezone.core.geo import Latitude, Longitude
 from safezone.core.permissions import CONTROL_ROOM, STAFF, Principal, allow
 from safezone.patrol import schemas
@@ -51,7 +51,15 @@ def update_unit(
 
 @router.post("/{unit_id}/location", status_code=204)
 def report_location(
-    unit_id: str, data: schemas.LocationReport, session: SessionDep, principal: Staff
+    unit_id: str, data: schemas.LocationReport, db: DatabaseDep, principal: Staff
 ) -> Response:
-    patrol_service.report_location(session, unit_id=unit_id, report=data, principal=principal)
+    """Phones report every few seconds; a fix inside the throttle interval is checked with
+    a read, so it never holds the write lock that an SOS may be waiting for."""
+    with db.reader() as session:
+        due = patrol_service.location_due(session, unit_id=unit_id, principal=principal)
+    if due:
+        with db.transaction() as session:
+            patrol_service.report_location(
+                session, unit_id=unit_id, report=data, principal=principal
+            )
     return Response(status_code=204)

@@ -95,16 +95,32 @@ def update_unit(session: Session, *, unit_id: str, data: UnitUpdate, principal: 
     return unit
 
 
+def _reporting_unit(session: Session, *, unit_id: str, principal: Principal) -> Unit:
+    unit = get_unit(session, unit_id=unit_id, station_id=principal.station_id)
+    if principal.role == "officer" and unit.officer_user_id != principal.user_id:
+        raise Forbidden("Officers may report only their own unit's location.")
+    return unit
+
+
+def _throttled(unit: Unit, now: datetime) -> bool:
+    return unit.location_at is not None and now - unit.location_at < LOCATION_MIN_INTERVAL
+
+
+def location_due(session: Session, *, unit_id: str, principal: Principal) -> bool:
+    """Whether a fix from this caller for this unit would be stored now (same checks as
+    ``report_location``, read only)."""
+    unit = _reporting_unit(session, unit_id=unit_id, principal=principal)
+    return not _throttled(unit, utcnow())
+
+
 def report_location(
     session: Session, *, unit_id: str, report: LocationReport, principal: Principal
 ) -> tuple[Unit, bool]:
     """Record where a unit is. Returns (unit, stored): fixes closer together than
     LOCATION_MIN_INTERVAL are accepted but not stored, to spare the database."""
-    unit = get_unit(session, unit_id=unit_id, station_id=principal.station_id)
-    if principal.role == "officer" and unit.officer_user_id != principal.user_id:
-        raise Forbidden("Officers may report only their own unit's location.")
+    unit = _reporting_unit(session, unit_id=unit_id, principal=principal)
     now = utcnow()
-    if unit.location_at is not None and now - unit.location_at < LOCATION_MIN_INTERVAL:
+    if _throttled(unit, now):
         return unit, False
     unit.lat, unit.lon, unit.accuracy_m = report.lat, report.lon, report.accuracy_m
     unit.location_at = now

@@ -3,12 +3,18 @@
 A stream reads committed outbox rows after the client's Last-Event-ID, so a client that
 reconnects gets everything it missed. New events wake waiting streams through the bus;
 a periodic re-read covers events committed by another process.
+
+Events committed in this process are also handed to the hub right after commit. A woken
+stream sends them from there without a database read, but only when the hub holds every
+id after the stream's position: a gap (an event of another process, or one the hub has
+dropped) sends the stream back to the outbox, so nothing is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 
 from safezone.core.bus import Event, EventBus, outbox, wait_or_timeout
@@ -25,6 +31,7 @@ STREAM_TOPICS: tuple[str, ...] = (
     "alert.",
 )
 KEEPALIVE_S = 15.0
+RECENT_EVENTS = 2048  # events the hub keeps for streams to send without a read
 
 
 class StreamHub:
@@ -34,19 +41,40 @@ class StreamHub:
         self._waiters: set[asyncio.Event] = set()
         self._unsubscribe: Callable[[], None] = bus.subscribe(self._on_event)
         self._loop = asyncio.get_running_loop()
+        self._recent: OrderedDict[int, Event] = OrderedDict()
 
     async def _on_event(self, event: Event) -> None:
-        self._wake()
+        self._committed([event])
 
     def _wake(self) -> None:
         for waiter in list(self._waiters):
             waiter.set()
 
-    def nudge(self) -> None:
-        """Thread-safe: called right after a commit that wrote events, so streams read
+    def _committed(self, events: list[Event]) -> None:
+        for event in events:
+            self._recent[event.id] = event
+        while len(self._recent) > RECENT_EVENTS:
+            self._recent.popitem(last=False)
+        self._wake()
+
+    def nudge(self, events: list[Event] | None = None) -> None:
+        """Thread-safe: called right after a commit that wrote events, so streams send
         them at once instead of waiting for the relay to publish them."""
         if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake)
+            self._loop.call_soon_threadsafe(self._committed, list(events or ()))
+
+    def recent_after(self, position: int) -> tuple[int, list[Event]] | None:
+        """The events after ``position`` that the hub holds without a gap, with the last
+        id seen; None when there is a gap and only the outbox can tell."""
+        if position + 1 not in self._recent:
+            newest = next(reversed(self._recent), position)
+            return (position, []) if newest <= position else None
+        events = []
+        last = position
+        while last + 1 in self._recent:
+            last += 1
+            events.append(self._recent[last])
+        return last, events
 
     def waiter(self) -> asyncio.Event:
         waiter = asyncio.Event()
@@ -112,24 +140,41 @@ async def stream(
         with db.reader() as session:
             return outbox.last_id(session)
 
+    def wanted(event: Event) -> bool:
+        return event.station_id == station_id and event.topic.startswith(STREAM_TOPICS)
+
     position = last_event_id if last_event_id is not None else await asyncio.to_thread(current)
     waiter = hub.waiter()
     idle = 0.0
+    woken = False
     try:
         yield f"retry: 2000\n: connected at {position}\n\n"
         while True:
             waiter.clear()
-            events = await asyncio.to_thread(read, position)
-            for event in events:
-                yield format_sse(event)
-                position = event.id
-            if events:
-                idle = 0.0
-                continue
+            recent = hub.recent_after(position) if woken else None
+            if recent is None:
+                events = await asyncio.to_thread(read, position)
+                for event in events:
+                    yield format_sse(event)
+                    position = event.id
+                if events:
+                    idle = 0.0
+                    woken = False  # read on until the outbox has nothing more
+                    continue
+            else:
+                last, fresh = recent
+                for event in fresh:
+                    if wanted(event):
+                        yield format_sse(event)
+                position = last
+                if fresh:
+                    idle = 0.0
+                    continue
             awaitable = is_disconnected()
             if asyncio.iscoroutine(awaitable) and await awaitable:
                 return
-            if not await wait_or_timeout(waiter, poll_s):
+            woken = await wait_or_timeout(waiter, poll_s)
+            if not woken:
                 idle += poll_s
                 if idle >= KEEPALIVE_S:
                     idle = 0.0

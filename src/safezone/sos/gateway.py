@@ -5,17 +5,28 @@ presses for it while it is down, and it acknowledges a message only after the tr
 that stored it has committed ("durable before acknowledged"). A crash between commit and
 acknowledgement makes the broker deliver again; (box_id, seq) makes that a duplicate.
 
+Heartbeats are the exception: they only keep a box's presence, so they are acknowledged
+on receipt. Held unacknowledged, hundreds of them a second would fill the broker's in-flight
+window for this client, and a press would queue at the broker behind them. A heartbeat lost
+in a crash costs nothing: the next one, a minute later, says the same.
+
+Two workers store what arrives: one for everything urgent (presses, cancels, tamper,
+status), one for heartbeats in batches, so a press never waits for a batch of heartbeats
+to be stored; at the database the write gate lets the urgent one in first.
+
 paho-mqtt runs its network loop in a thread and lets us acknowledge by hand, which async
 wrappers do not expose; the rules themselves are in ``sos.service``, shared with HTTP.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -29,7 +40,7 @@ log = logging.getLogger(__name__)
 
 EVENT_TOPIC = "safezone/sos/+/event"
 STATUS_TOPIC = "safezone/sos/+/status"
-ROUTINE_BATCH = 100  # heartbeats stored in one transaction under load
+ROUTINE_BATCH = 50  # heartbeats stored in one transaction under load
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,16 @@ def parse_url(url: str) -> BrokerAddress:
 
 
 def _is_routine(message: mqtt.MQTTMessage) -> bool:
-    """A heartbeat, by a cheap look: only to order the work; the rules are in sos.service."""
-    return message.topic.endswith("/event") and b'"heartbeat"' in message.payload
+    """A heartbeat: decides only the queue and when to acknowledge; sos.service still
+    checks every heartbeat's signature, clock and seq, and refuses forged ones."""
+    payload = message.payload
+    if not message.topic.endswith("/event") or b"heartbeat" not in payload:
+        return False
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("type") == "heartbeat"
 
 
 def box_id_of(topic: str) -> str | None:
@@ -68,15 +87,25 @@ def box_id_of(topic: str) -> str | None:
 
 
 class MqttGateway:
-    def __init__(self, db: Database, *, url: str, client_id: str, tolerance_s: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        url: str,
+        client_id: str,
+        tolerance_s: int,
+        connected: Any = None,
+    ) -> None:
         self.db = db
         self.address = parse_url(url)
         self.tolerance_s = tolerance_s
         self._urgent: deque[mqtt.MQTTMessage] = deque()
         self._routine: deque[mqtt.MQTTMessage] = deque()
-        self._ready = threading.Condition()
+        self._urgent_ready = threading.Condition()
+        self._routine_ready = threading.Condition()
         self._stop = threading.Event()
-        self.connected = threading.Event()
+        # Set while connected to the broker (a process-shared event when in its own process).
+        self.connected = connected if connected is not None else threading.Event()
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -92,7 +121,12 @@ class MqttGateway:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self._worker = threading.Thread(target=self._work, name="mqtt-gateway", daemon=True)
+        self.client.on_subscribe = self._on_subscribe
+        self._workers = [
+            threading.Thread(target=self._work, args=(True,), name="mqtt-urgent", daemon=True),
+            threading.Thread(target=self._work, args=(False,), name="mqtt-routine", daemon=True),
+        ]
+        self._count = threading.Lock()
         self.processed = 0
 
     # paho callbacks run in paho's network thread: keep them short.
@@ -108,6 +142,20 @@ class MqttGateway:
             log.error("MQTT connection refused: %s", reason)
             return
         client.subscribe([(EVENT_TOPIC, 1), (STATUS_TOPIC, 1)])
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[Any],
+        properties: object,
+    ) -> None:
+        """Connected means subscribed: a box's press is routed to us only from here on
+        (the first time this session id is used; later the broker keeps the subscription)."""
+        if any(getattr(reason, "is_failure", False) for reason in reasons):
+            log.error("MQTT subscription refused: %s", reasons)
+            return
         self.connected.set()
         log.info("MQTT gateway connected to %s:%s", self.address.host, self.address.port)
 
@@ -124,37 +172,45 @@ class MqttGateway:
             log.warning("MQTT gateway disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        with self._ready:
-            (self._routine if _is_routine(message) else self._urgent).append(message)
-            self._ready.notify()
+        if _is_routine(message):
+            if message.qos > 0:
+                client.ack(message.mid, message.qos)
+            with self._routine_ready:
+                self._routine.append(message)
+                self._routine_ready.notify()
+        else:
+            with self._urgent_ready:
+                self._urgent.append(message)
+                self._urgent_ready.notify()
 
     def start(self) -> None:
-        self._worker.start()
+        for worker in self._workers:
+            worker.start()
         self.client.connect_async(self.address.host, self.address.port, keepalive=30)
         self.client.loop_start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._worker.join(timeout=10)
+        for worker in self._workers:
+            worker.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
 
-    def _next_batch(self) -> list[mqtt.MQTTMessage]:
-        """Everything urgent that is waiting, else up to ROUTINE_BATCH heartbeats.
+    def _next_batch(self, urgent: bool) -> list[mqtt.MQTTMessage]:
+        """Everything urgent that is waiting, or up to ROUTINE_BATCH heartbeats.
 
-        A press never waits behind a queue of heartbeats, and never waits for a batch to
-        fill: under load batches form by themselves while a transaction is running.
+        Neither waits for a batch to fill: under load batches form by themselves while
+        the previous transaction is running.
         """
-        with self._ready:
-            if not self._urgent and not self._routine:
-                self._ready.wait(timeout=0.2)
-            if self._urgent:
-                batch = list(self._urgent)
-                self._urgent.clear()
-                return batch
-            batch = []
-            while self._routine and len(batch) < ROUTINE_BATCH:
-                batch.append(self._routine.popleft())
+        queue, ready = (
+            (self._urgent, self._urgent_ready) if urgent else (self._routine, self._routine_ready)
+        )
+        with ready:
+            if not queue:
+                ready.wait(timeout=0.2)
+            batch: list[mqtt.MQTTMessage] = []
+            while queue and (urgent or len(batch) < ROUTINE_BATCH):
+                batch.append(queue.popleft())
             return batch
 
     def _apply(self, session: Session, message: mqtt.MQTTMessage) -> None:
@@ -173,11 +229,17 @@ class MqttGateway:
                 tolerance_s=self.tolerance_s,
             )
 
-    def _store(self, batch: list[mqtt.MQTTMessage]) -> None:
-        """Store a batch in one transaction; if that fails, one message at a time."""
-        urgent = any(not _is_routine(m) for m in batch)
+    def _store(self, batch: list[mqtt.MQTTMessage], *, urgent: bool) -> None:
+        """Store a batch in one transaction; if that fails, one message at a time.
+
+        Urgent messages are acknowledged only once stored (heartbeats were on receipt).
+        """
         try:
-            with self.db.transaction(urgent=urgent) as session:
+            box_ids = {box_id_of(m.topic) for m in batch} - {None}
+            with (
+                self.db.transaction(urgent=urgent) as session,
+                sos_service.preloaded(session, box_ids=box_ids),
+            ):
                 for message in batch:
                     self._apply(session, message)
         except Exception:
@@ -185,7 +247,7 @@ class MqttGateway:
             stored = []
             for message in batch:
                 try:
-                    with self.db.transaction(urgent=not _is_routine(message)) as session:
+                    with self.db.transaction(urgent=urgent) as session:
                         self._apply(session, message)
                     stored.append(message)
                 except Exception:
@@ -194,11 +256,13 @@ class MqttGateway:
             batch = stored
         else:
             failed = 0
-        for message in batch:
-            if message.qos > 0:
-                self.client.ack(message.mid, message.qos)
-        self.processed += len(batch)
-        if failed:
+        if urgent:
+            for message in batch:
+                if message.qos > 0:
+                    self.client.ack(message.mid, message.qos)
+        with self._count:
+            self.processed += len(batch)
+        if failed and urgent:
             self._redeliver()
 
     def _redeliver(self) -> None:
@@ -212,8 +276,8 @@ class MqttGateway:
             log.exception("MQTT reconnect failed; paho will keep trying")
         self.client.loop_start()
 
-    def _work(self) -> None:
+    def _work(self, urgent: bool) -> None:
         while not self._stop.is_set():
-            batch = self._next_batch()
+            batch = self._next_batch(urgent)
             if batch:
-                self._store(batch)
+                self._store(batch, urgent=urgent)

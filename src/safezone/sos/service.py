@@ -7,6 +7,8 @@ Both transports call ``handle_box_message``; nothing about the rules lives in a 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -135,6 +137,25 @@ def _reject(
         payload={"reason": reason, "seq": seq, "transport": transport, "detail": detail[:300]},
     )
     return BoxResult("rejected", box_id, seq=seq, reason=reason, detail=detail)
+
+
+@contextmanager
+def preloaded(session: Session, *, box_ids: Collection[str | None]) -> Iterator[None]:
+    """Load these boxes and their status rows once for a batch of messages.
+
+    The session holds loaded rows only weakly, so without this each message would load
+    its box again and write its status row at once; held here, a batch of heartbeats
+    costs one query and one UPDATE per box.
+    """
+    wanted = [box_id for box_id in box_ids if box_id]
+    held = [
+        *zones_service.find_assets(session, kind=zones_service.KINDS["sos_box"], ids=wanted),
+        *session.scalars(select(BoxStatus).where(BoxStatus.box_id.in_(wanted))),
+    ]
+    try:
+        yield
+    finally:
+        held.clear()
 
 
 def _status_row(session: Session, box: Any) -> BoxStatus:

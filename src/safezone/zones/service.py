@@ -7,6 +7,7 @@ published for the live map.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,9 +141,35 @@ def list_assets(session: Session, *, kind: AssetKind, station_id: str) -> list[A
     )
 
 
+def active_camera_geometry(session: Session, *, station_id: str) -> list[Any]:
+    """The station's active cameras as light rows (id, pole, name, place and view), for
+    the geometry of "who sees this point", which runs inside every SOS transaction."""
+    return list(
+        session.execute(
+            select(
+                Camera.id,
+                Camera.pole_id,
+                Camera.name,
+                Camera.lat,
+                Camera.lon,
+                Camera.bearing_deg,
+                Camera.fov_deg,
+                Camera.range_m,
+            ).where(Camera.station_id == station_id, Camera.active.is_(True))
+        ).all()
+    )
+
+
 def find_asset(session: Session, *, kind: AssetKind, asset_id: str) -> Any | None:
     """An asset by id, whatever its station (for devices, which identify themselves)."""
     return session.get(kind.model, asset_id)
+
+
+def find_assets(session: Session, *, kind: AssetKind, ids: Collection[str]) -> list[Any]:
+    """Assets by id, whatever their station (for a batch of device messages)."""
+    if not ids:
+        return []
+    return list(session.scalars(select(kind.model).where(kind.model.id.in_(list(ids)))).all())
 
 
 def all_assets(session: Session, *, kind: AssetKind) -> list[Any]:

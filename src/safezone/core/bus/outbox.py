@@ -88,7 +88,7 @@ def enqueue(
     )
     session.add(row)
     session.flush()
-    session.info["outbox_dirty"] = True
+    session.info.setdefault("outbox_rows", []).append(row)
     return row
 
 
@@ -133,7 +133,7 @@ class OutboxRelay:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    def nudge(self) -> None:
+    def nudge(self, events: list[Event] | None = None) -> None:
         """Thread-safe: wake the relay (called from request threads after commit)."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake.set)

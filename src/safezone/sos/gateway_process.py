@@ -1,0 +1,184 @@
+"""The MQTT gateway in a process of its own.
+
+In the web process the gateway shares one interpreter lock with every HTTP request, so
+under load a press waits for request handlers before it is even read from the socket.
+In its own process it has a core's worth of Python to itself: it reads the press, stores
+it (durable before acknowledged, as always) and hands the committed events to the web
+process through a pipe, where event streams send them at once (``StreamHub``) and the
+relay publishes them to the bus.
+
+The web process supervises it: a gateway that dies is started again, and it dies with
+the web process (on Linux through PR_SET_PDEATHSIG, elsewhere by watching its parent),
+so a killed server never leaves a gateway behind holding the broker session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from safezone.config import Settings
+from safezone.core.bus import Event
+
+log = logging.getLogger(__name__)
+
+RESTART_DELAY_S = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            threading.Event().wait(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _run(
+    settings: Settings,
+    events_out: Connection,
+    connected: Any,
+    stop: Connection,
+    parent_pid: int,
+) -> None:
+    """The gateway process: connect, store what arrives, report committed events."""
+    _die_with_parent(parent_pid)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: [gateway] %(message)s")
+    sys.setswitchinterval(0.001)
+    from safezone.core.db import Database
+    from safezone.sos.gateway import MqttGateway
+
+    db = Database(settings.resolved_database_url)
+    send_lock = threading.Lock()
+
+    def committed(events: list[Event]) -> None:
+        if not events:
+            return
+        try:
+            with send_lock:
+                events_out.send(events)
+        except OSError:  # the web process is gone; it restarts us if it comes back
+            os._exit(1)
+
+    db.commit_listeners.append(committed)
+    gateway = MqttGateway(
+        db,
+        url=settings.mqtt_url or "",
+        client_id=settings.mqtt_client_id,
+        tolerance_s=settings.sos_clock_tolerance_s,
+        connected=connected,
+    )
+    gateway.start()
+    try:
+        stop.poll(None)  # a word from the web process, or its end of the pipe closing
+    finally:
+        gateway.stop()
+        db.dispose()
+
+
+class GatewayProcess:
+    """Starts, watches and stops the gateway process; ``connected`` mirrors its link.
+
+    Each start gets fresh synchronisation objects: a process killed while it held a
+    multiprocessing lock leaves that lock taken, and reusing it would hang the next stop.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._ctx = multiprocessing.get_context("spawn")
+        self.connected: Any = self._ctx.Event()
+        self._stop: Connection | None = None
+        self._process: Any = None
+        self._events_in: Connection | None = None
+        self._on_events: Callable[[list[Event]], None] = lambda events: None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+
+    def start(self, on_events: Callable[[list[Event]], None]) -> None:
+        """Start the process; ``on_events`` runs on the event loop for each commit there."""
+        self._on_events = on_events
+        self._loop = asyncio.get_running_loop()
+        self._spawn()
+
+    def _spawn(self) -> None:
+        assert self._loop is not None
+        events_in, events_out = self._ctx.Pipe(duplex=False)
+        stop_in, stop_out = self._ctx.Pipe(duplex=False)
+        self.connected = self._ctx.Event()
+        self._process = self._ctx.Process(
+            target=_run,
+            args=(self.settings, events_out, self.connected, stop_in, os.getpid()),
+            name="safezone-mqtt-gateway",
+            daemon=True,
+        )
+        self._process.start()
+        events_out.close()
+        stop_in.close()
+        self._stop = stop_out
+        self._events_in = events_in
+        self._loop.add_reader(events_in.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        conn = self._events_in
+        if conn is None:
+            return
+        try:
+            while conn.poll():
+                self._on_events(conn.recv())
+        except (EOFError, OSError):
+            self._gone()
+
+    def _gone(self) -> None:
+        assert self._loop is not None
+        if self._events_in is not None:
+            self._loop.remove_reader(self._events_in.fileno())
+            self._events_in.close()
+            self._events_in = None
+        self.connected = self._ctx.Event()  # not .clear(): the dead process may hold its lock
+        if self._stop is not None:
+            self._stop.close()
+            self._stop = None
+        if self._process is not None:
+            self._process.join(timeout=5)
+        if self._stopping:
+            return
+        code = self._process.exitcode if self._process is not None else None
+        log.error("the MQTT gateway process ended (exit %s); starting it again", code)
+        self._loop.call_later(RESTART_DELAY_S, self._restart)
+
+    def _restart(self) -> None:
+        if not self._stopping:
+            self._spawn()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._stop is not None:
+            self._stop.close()  # the gateway sees the pipe end and stops
+            self._stop = None
+        if self._loop is not None and self._events_in is not None:
+            self._loop.remove_reader(self._events_in.fileno())
+            self._events_in.close()
+            self._events_in = None
+        if self._process is not None:
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join(timeout=5)

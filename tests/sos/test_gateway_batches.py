@@ -1,0 +1,63 @@
+"""How the MQTT gateway sorts and stores what arrives (without a broker)."""
+
+from __future__ import annotations
+
+import json
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import func, select
+
+from safezone.audit.service import verify
+from safezone.sos import service as sos_service
+from safezone.sos.gateway import _is_routine
+from safezone.sos.models import BoxRejection, BoxStatus
+from tests.sos.conftest import BOX_ID, box_message
+
+
+def mqtt_message(topic: str, payload: dict | bytes) -> mqtt.MQTTMessage:
+    message = mqtt.MQTTMessage(topic=topic.encode())
+    message.payload = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return message
+
+
+def test_only_a_heartbeat_takes_the_routine_queue():
+    topic = f"safezone/sos/{BOX_ID}/event"
+    assert _is_routine(mqtt_message(topic, box_message("heartbeat", 1)))
+    # A press stays urgent even if its text mentions heartbeats.
+    assert not _is_routine(mqtt_message(topic, box_message("press", 2, note="heartbeat")))
+    assert not _is_routine(mqtt_message(topic, b'{"type": "heartbeat", '))  # not JSON
+    assert not _is_routine(mqtt_message(topic, b'["heartbeat"]'))
+    assert not _is_routine(mqtt_message(f"safezone/sos/{BOX_ID}/status", b"heartbeat"))
+
+
+def handle_batch(db, bodies: list[dict]) -> list[sos_service.BoxResult]:
+    with db.transaction() as session, sos_service.preloaded(session, box_ids={BOX_ID}):
+        return [
+            sos_service.handle_box_message(
+                session, box_id=BOX_ID, body=json.dumps(b), transport="mqtt", tolerance_s=300
+            )
+            for b in bodies
+        ]
+
+
+def test_a_batch_of_heartbeats_keeps_the_newest_and_refuses_the_forged_one(db, sos_site):
+    bodies = [box_message("heartbeat", seq) for seq in range(1, 6)]
+    bodies.insert(3, box_message("heartbeat", 99, secret="attacker-secret-000000"))
+    results = handle_batch(db, bodies)
+
+    assert [r.status for r in results] == ["accepted"] * 3 + ["rejected"] + ["accepted"] * 2
+    assert results[3].reason == "bad_signature"
+    with db.reader() as session:
+        status = session.get(BoxStatus, BOX_ID)
+        assert status is not None and status.online and status.last_heartbeat_seq == 5
+        rejections = session.scalar(
+            select(func.count()).select_from(BoxRejection).where(BoxRejection.box_id == BOX_ID)
+        )
+        assert rejections == 1
+        assert verify(session).ok
+
+
+def test_a_heartbeat_repeated_in_a_later_batch_is_a_harmless_duplicate(db, sos_site):
+    handle_batch(db, [box_message("heartbeat", 7)])
+    [again] = handle_batch(db, [box_message("heartbeat", 7)])
+    assert again.status == "duplicate"
