@@ -31,6 +31,7 @@ from safezone.core.errors import AppError, PayloadTooLarge
 from safezone.core.permissions import Principal, policy_of, public
 from safezone.core.scheduler import Scheduler
 from safezone.incidents.router import router as incidents_router
+from safezone.patrol.router import patrol_router as patrol_checkins_router
 from safezone.patrol.router import router as patrol_router
 from safezone.realtime.router import router as realtime_router
 from safezone.realtime.service import StreamHub
@@ -78,6 +79,7 @@ ROUTERS = (
     sos_router,
     cameras_router,
     patrol_router,
+    patrol_checkins_router,
     audit_router,
     realtime_router,
     web_router,
