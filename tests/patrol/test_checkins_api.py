@@ -274,3 +274,18 @@ def test_malformed_check_in_is_refused_and_nothing_stored(on_duty, client, auth,
     assert r.status_code == 422 and r.json()["error"]["field"] == field
     with db.reader() as session:
         assert session.scalars(select(CheckIn)).all() == []
+
+
+def test_check_ins_reach_the_command_centre_stream(on_duty, db):
+    from safezone.core.bus import outbox
+    from safezone.realtime.service import STREAM_TOPICS
+
+    body = on_duty.check_in(on_duty.printed()).json()
+    with db.reader() as session:
+        events = outbox.read_after(
+            session, after_id=0, station_id="MDH", topic_prefixes=STREAM_TOPICS
+        )
+    checkins = [e.payload["checkin"] for e in events if e.topic == "patrol.checkin"]
+    assert [c["id"] for c in checkins] == [body["id"]]
+    assert checkins[0]["status"] == "accepted" and checkins[0]["checkpoint_id"] == CHECKPOINT
+    assert any(e.topic == "patrol.shift" for e in events)

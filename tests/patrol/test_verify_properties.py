@@ -96,6 +96,18 @@ def test_code_formats_round_trip():
         assert qr.parse(text) is None
 
 
+def test_documented_test_vectors():
+    # docs/checkpoints.md gives these to poster vendors and screen makers.
+    assert (
+        qr.static_code(checkpoint_id="CP-001", key_version=1, secret="s" * 43)
+        == "SZ1:S:CP-001:1:3BA614C43840C6758433EC10DCD6BCFE"
+    )
+    assert (
+        qr.rotating_code(checkpoint_id="CP-001", window=59_000_000, display_key_hex="a" * 64)
+        == "SZ1:R:CP-001:59000000:959BBD8F379C4A403E23FA961F6D7F35"
+    )
+
+
 def test_a_screen_key_cannot_make_a_printed_code():
     key = qr.display_key(SECRET)
     forged = qr.static_code(checkpoint_id=CP, key_version=1, secret=key)

@@ -23,6 +23,7 @@ STREAM_TOPICS: tuple[str, ...] = (
     "unit.",
     "maintenance.",
     "alert.",
+    "patrol.",
 )
 KEEPALIVE_S = 15.0
 
