@@ -115,6 +115,15 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", f"{V1}/patrol/shifts/end"): OFFICER,
     ("POST", f"{V1}/patrol/checkins"): OFFICER,
     ("GET", f"{V1}/patrol/checkins"): STAFF,
+    # dispatch: assignments, acknowledgement, response times
+    ("GET", f"{V1}/dispatch/incidents/{{incident_id}}/suggestions"): CONTROL_ROOM,
+    ("POST", f"{V1}/dispatch/assignments"): CONTROL_ROOM,
+    ("GET", f"{V1}/dispatch/assignments"): STAFF,
+    ("GET", f"{V1}/dispatch/assignments/{{assignment_id}}"): STAFF,
+    ("POST", f"{V1}/dispatch/assignments/{{assignment_id}}/acknowledge"): STAFF,
+    ("POST", f"{V1}/dispatch/assignments/{{assignment_id}}/steps"): STAFF,
+    ("POST", f"{V1}/dispatch/assignments/{{assignment_id}}/cancel"): CONTROL_ROOM,
+    ("GET", f"{V1}/dispatch/response-times"): CONTROL_ROOM,
 }
 for _plural in ("zones", "cameras", "sos-boxes", "checkpoints"):
     if _plural != "zones":  # the zone list is public (see above)
@@ -307,7 +316,7 @@ class Fixtures:
                 return "UNIT-UNKNOWN"
             if name == "checkpoint_id":
                 return "CP-UNKNOWN"
-            if name == "registration_id":
+            if name in ("registration_id", "assignment_id"):
                 return "999"
             raise AssertionError(f"no value for path parameter {name!r} in {path}")
 

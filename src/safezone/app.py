@@ -30,6 +30,8 @@ from safezone.core.db import Database
 from safezone.core.errors import AppError, PayloadTooLarge
 from safezone.core.permissions import Principal, policy_of, public
 from safezone.core.scheduler import Scheduler
+from safezone.dispatch import jobs as dispatch_jobs
+from safezone.dispatch.router import router as dispatch_router
 from safezone.incidents.router import router as incidents_router
 from safezone.patrol.router import patrol_router as patrol_checkins_router
 from safezone.patrol.router import router as patrol_router
@@ -80,6 +82,7 @@ ROUTERS = (
     cameras_router,
     patrol_router,
     patrol_checkins_router,
+    dispatch_router,
     audit_router,
     realtime_router,
     web_router,
@@ -196,6 +199,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
     scheduler = Scheduler(db)
     sos_jobs.schedule(scheduler, settings)
+    dispatch_jobs.schedule(scheduler, settings)
     gateway = (
         MqttGateway(
             db,

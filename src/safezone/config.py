@@ -143,6 +143,13 @@ class Settings(BaseSettings):
         description="A check-in delivered this long after its scan (an offline queue) is "
         "flagged late_sync.",
     )
+    dispatch_ack_timeout_s: int = Field(
+        60,
+        ge=5,
+        le=3600,
+        description="A unit's officer must acknowledge an assignment in this time, or the "
+        "control room is alerted (dispatch.ack_overdue).",
+    )
     demo_password: str | None = Field(
         None, description="Password of the demo accounts; random if unset."
     )

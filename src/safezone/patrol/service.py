@@ -140,6 +140,38 @@ def report_location(
     return unit, True
 
 
+def set_unit_status(session: Session, *, unit: Unit, status: str, actor: str, reason: str) -> None:
+    """Change a unit's status on behalf of another domain's rule (dispatch), audited."""
+    if unit.status == status:
+        return
+    previous, unit.status, unit.updated_at = unit.status, status, utcnow()
+    session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="unit.updated",
+        object_type="unit",
+        object_id=unit.id,
+        station_id=unit.station_id,
+        payload={"changes": {"status": status}, "from": previous, "reason": reason},
+        event={"unit": _snapshot(unit)},
+        topic="unit.changed",
+    )
+
+
+def travel_estimate(
+    unit: Unit, *, lat: float, lon: float, now: datetime | None = None
+) -> tuple[float, float] | None:
+    """(straight-line metres, seconds) from the unit's fresh location, or None."""
+    now = now or utcnow()
+    if unit.lat is None or unit.lon is None or unit.location_at is None:
+        return None
+    if unit.location_at < now - LOCATION_FRESH_FOR:
+        return None
+    distance = haversine_m(lat, lon, unit.lat, unit.lon)
+    return round(distance, 1), round(distance / SPEED_M_S[unit.kind], 1)
+
+
 def rank_available(
     session: Session,
     *,

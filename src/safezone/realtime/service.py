@@ -24,6 +24,7 @@ STREAM_TOPICS: tuple[str, ...] = (
     "maintenance.",
     "alert.",
     "patrol.",
+    "dispatch.",
 )
 KEEPALIVE_S = 15.0
 
