@@ -143,6 +143,12 @@ class Settings(BaseSettings):
         description="A check-in delivered this long after its scan (an offline queue) is "
         "flagged late_sync.",
     )
+    road_graph: Path | None = Field(
+        None,
+        description="GeoJSON FeatureCollection of road lines (LineString/MultiLineString, "
+        "optional oneway property). When set, units are ranked by road distance; "
+        "otherwise by straight line.",
+    )
     dispatch_ack_timeout_s: int = Field(
         60,
         ge=5,

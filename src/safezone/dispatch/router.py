@@ -10,6 +10,7 @@ from safezone.core.deps import SessionDep, SettingsDep
 from safezone.core.permissions import CONTROL_ROOM, STAFF, Principal, allow
 from safezone.dispatch import schemas
 from safezone.dispatch import service as dispatch_service
+from safezone.patrol import service as patrol_service
 from safezone.patrol.schemas import UnitSuggestion
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"])
@@ -22,12 +23,18 @@ ControlRoom = Annotated[Principal, allow(*CONTROL_ROOM)]
 def suggestions(
     incident_id: int,
     session: SessionDep,
+    settings: SettingsDep,
     principal: ControlRoom,
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> Any:
-    """Available units for the incident, fastest to arrive first."""
+    """Available units for the incident, fastest to arrive first (by road when a road
+    graph is configured)."""
     return dispatch_service.suggestions(
-        session, incident_id=incident_id, principal=principal, limit=limit
+        session,
+        incident_id=incident_id,
+        principal=principal,
+        limit=limit,
+        graph=patrol_service.road_graph(settings),
     )
 
 
@@ -40,7 +47,11 @@ def assign(
 ) -> Any:
     """Send a unit; its officer must acknowledge within SAFEZONE_DISPATCH_ACK_TIMEOUT_S."""
     assignment = dispatch_service.assign(
-        session, data=data, principal=principal, ack_timeout_s=settings.dispatch_ack_timeout_s
+        session,
+        data=data,
+        principal=principal,
+        ack_timeout_s=settings.dispatch_ack_timeout_s,
+        graph=patrol_service.road_graph(settings),
     )
     return dispatch_service.read(assignment)
 

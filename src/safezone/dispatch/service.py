@@ -30,6 +30,7 @@ from safezone.dispatch.schemas import (
     StepReport,
 )
 from safezone.incidents import service as incidents_service
+from safezone.patrol import roads
 from safezone.patrol import service as patrol_service
 from safezone.patrol.schemas import UnitSuggestion
 
@@ -94,14 +95,24 @@ def _publish(
 
 
 def suggestions(
-    session: Session, *, incident_id: int, principal: Principal, limit: int = 5
+    session: Session,
+    *,
+    incident_id: int,
+    principal: Principal,
+    limit: int = 5,
+    graph: roads.RoadGraph | None = None,
 ) -> list[UnitSuggestion]:
     """Available units ranked by estimated travel time to the incident."""
     incident = incidents_service.get_incident(
         session, incident_id=incident_id, station_id=principal.station_id
     )
     return patrol_service.rank_available(
-        session, station_id=incident.station_id, lat=incident.lat, lon=incident.lon, limit=limit
+        session,
+        station_id=incident.station_id,
+        lat=incident.lat,
+        lon=incident.lon,
+        limit=limit,
+        graph=graph,
     )
 
 
@@ -135,7 +146,12 @@ def _advance_incident(
 
 
 def assign(
-    session: Session, *, data: AssignmentCreate, principal: Principal, ack_timeout_s: int
+    session: Session,
+    *,
+    data: AssignmentCreate,
+    principal: Principal,
+    ack_timeout_s: int,
+    graph: roads.RoadGraph | None = None,
 ) -> Assignment:
     """Send an available unit to an open incident. Its officer must acknowledge within
     ``ack_timeout_s`` or the control room is alerted (``overdue_acknowledgements``)."""
@@ -160,7 +176,9 @@ def assign(
     if busy is not None:
         raise Conflict(f"Unit '{unit.id}' is still on assignment {busy}.", field="unit_id")
     now = utcnow()
-    estimate = patrol_service.travel_estimate(unit, lat=incident.lat, lon=incident.lon, now=now)
+    estimate = patrol_service.travel_estimate(
+        unit, lat=incident.lat, lon=incident.lon, now=now, graph=graph
+    )
     assignment = Assignment(
         station_id=principal.station_id,
         incident_id=incident.id,

@@ -27,14 +27,21 @@ def list_units(session: SessionDep, principal: Staff) -> Any:
 @router.get("/nearest", response_model=list[schemas.UnitSuggestion])
 def nearest(
     session: SessionDep,
+    settings: SettingsDep,
     principal: ControlRoom,
     lat: Annotated[Latitude, Query()],
     lon: Annotated[Longitude, Query()],
     limit: Annotated[int, Query(ge=1, le=20)] = 3,
 ) -> Any:
-    """Available units with a fresh location, fastest to reach the point first."""
+    """Available units with a fresh location, fastest to reach the point first (by road
+    when a road graph is configured)."""
     return patrol_service.rank_available(
-        session, station_id=principal.station_id, lat=lat, lon=lon, limit=limit
+        session,
+        station_id=principal.station_id,
+        lat=lat,
+        lon=lon,
+        limit=limit,
+        graph=patrol_service.road_graph(settings),
     )
 
 

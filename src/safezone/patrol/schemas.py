@@ -54,6 +54,9 @@ class UnitRead(BaseModel):
     location_at: datetime | None
 
 
+RouteKind = Literal["straight", "road"]
+
+
 class UnitSuggestion(BaseModel):
     unit_id: str
     callsign: str
@@ -62,6 +65,9 @@ class UnitSuggestion(BaseModel):
     eta_s: float
     lat: float
     lon: float
+    route: RouteKind = Field(
+        "straight", description="How distance_m was measured: by road, or a straight line"
+    )
 
 
 # --- checkpoints, devices, shifts, check-ins -------------------------------------------

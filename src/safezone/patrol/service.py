@@ -19,7 +19,7 @@ from safezone.core.db import utcnow
 from safezone.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from safezone.core.geo import haversine_m
 from safezone.core.permissions import Principal
-from safezone.patrol import checkins, qr
+from safezone.patrol import checkins, qr, roads
 from safezone.patrol.models import CheckIn, CheckpointKey, OfficerDevice, Shift, Unit
 from safezone.patrol.schemas import (
     CheckInCreate,
@@ -29,6 +29,7 @@ from safezone.patrol.schemas import (
     DisplayKeyRead,
     KeyRotated,
     LocationReport,
+    RouteKind,
     ShiftRead,
     UnitCreate,
     UnitRead,
@@ -159,17 +160,49 @@ def set_unit_status(session: Session, *, unit: Unit, status: str, actor: str, re
     )
 
 
+def road_graph(settings: Settings) -> roads.RoadGraph | None:
+    """The station's road network when one is configured (SAFEZONE_ROAD_GRAPH)."""
+    return roads.load(settings.road_graph) if settings.road_graph else None
+
+
+def _estimate(
+    unit: Unit,
+    *,
+    lat: float,
+    lon: float,
+    graph: roads.RoadGraph | None,
+    table: roads.Distances | None,
+) -> tuple[float, float, RouteKind]:
+    assert unit.lat is not None and unit.lon is not None
+    distance: float | None = None
+    route: RouteKind = "straight"
+    if graph is not None and table is not None:
+        distance = graph.route_m(table, unit.lat, unit.lon)
+        if distance is not None:
+            route = "road"
+    if distance is None:
+        distance = haversine_m(lat, lon, unit.lat, unit.lon)
+    return round(distance, 1), round(distance / SPEED_M_S[unit.kind], 1), route
+
+
 def travel_estimate(
-    unit: Unit, *, lat: float, lon: float, now: datetime | None = None
+    unit: Unit,
+    *,
+    lat: float,
+    lon: float,
+    now: datetime | None = None,
+    graph: roads.RoadGraph | None = None,
 ) -> tuple[float, float] | None:
-    """(straight-line metres, seconds) from the unit's fresh location, or None."""
+    """(metres, seconds) from the unit's fresh location, by road where a road graph is
+    given and connects them, else in a straight line; None without a fresh location."""
     now = now or utcnow()
     if unit.lat is None or unit.lon is None or unit.location_at is None:
         return None
     if unit.location_at < now - LOCATION_FRESH_FOR:
         return None
-    distance = haversine_m(lat, lon, unit.lat, unit.lon)
-    return round(distance, 1), round(distance / SPEED_M_S[unit.kind], 1)
+    table = graph.distances_to(lat, lon) if graph is not None else None
+    distance, eta, _ = _estimate(unit, lat=lat, lon=lon, graph=graph, table=table)
+    return distance, eta
 
 
 def rank_available(
@@ -180,8 +213,10 @@ def rank_available(
     lon: float,
     limit: int = 3,
     now: datetime | None = None,
+    graph: roads.RoadGraph | None = None,
 ) -> list[UnitSuggestion]:
-    """Available units with a fresh location, by estimated travel time (straight line)."""
+    """Available units with a fresh location, by estimated travel time: by road where a
+    road graph is given (one search from the point serves every unit), else straight line."""
     now = now or utcnow()
     candidates = session.scalars(
         select(Unit).where(
@@ -191,19 +226,21 @@ def rank_available(
             Unit.location_at >= now - LOCATION_FRESH_FOR,
         )
     ).all()
+    table = graph.distances_to(lat, lon) if graph is not None and candidates else None
     ranked = []
     for unit in candidates:
         assert unit.lat is not None and unit.lon is not None
-        distance = haversine_m(lat, lon, unit.lat, unit.lon)
+        distance, eta, route = _estimate(unit, lat=lat, lon=lon, graph=graph, table=table)
         ranked.append(
             UnitSuggestion(
                 unit_id=unit.id,
                 callsign=unit.callsign,
                 kind=unit.kind,
-                distance_m=round(distance, 1),
-                eta_s=round(distance / SPEED_M_S[unit.kind], 1),
+                distance_m=distance,
+                eta_s=eta,
                 lat=unit.lat,
                 lon=unit.lon,
+                route=route,
             )
         )
     ranked.sort(key=lambda s: (s.eta_s, s.unit_id))
