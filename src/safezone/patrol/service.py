@@ -300,6 +300,8 @@ def _new_key(session: Session, *, checkpoint: Any, version: int, actor: str) -> 
 
 def ensure_key(session: Session, *, checkpoint: Any, actor: str) -> CheckpointKey:
     """The checkpoint's current signing key, made (and audited) the first time it is needed."""
+    # Two first requests at once must not both make version 1.
+    outbox.serialize_writers(session)
     key = _current_key(session, checkpoint.id)
     if key is not None:
         return key
@@ -359,6 +361,7 @@ def display_key(session: Session, *, checkpoint_id: str, principal: Principal) -
 def rotate_key(session: Session, *, checkpoint_id: str, principal: Principal) -> KeyRotated:
     """Retire the checkpoint's key: its posters and screen stop working until replaced."""
     checkpoint = _checkpoint(session, checkpoint_id=checkpoint_id, station_id=principal.station_id)
+    outbox.serialize_writers(session)
     old = _current_key(session, checkpoint.id)
     if old is not None:
         old.retired_at = utcnow()
