@@ -239,7 +239,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     # switch interval keeps a press from waiting 5 ms at each hand-over under load.
     sys.setswitchinterval(0.001)
     db = _migrated(settings)
-    app = create_app(settings, database=db)
+    from safezone.patrol.roads import RoadGraphError
+
+    try:
+        app = create_app(settings, database=db)
+    except RoadGraphError as exc:
+        raise CliError(f"SAFEZONE_ROAD_GRAPH: {exc}") from exc
     uvicorn.run(
         app,
         host=host,
