@@ -29,6 +29,8 @@ STREAM_TOPICS: tuple[str, ...] = (
     "unit.",
     "maintenance.",
     "alert.",
+    "patrol.",
+    "dispatch.",
 )
 KEEPALIVE_S = 15.0
 RECENT_EVENTS = 2048  # events the hub keeps for streams to send without a read
