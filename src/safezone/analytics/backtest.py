@@ -156,3 +156,21 @@ def paired_difference(
             round(float(np.quantile(diffs, 0.975)), 4),
         ],
     }
+
+
+def combine(results: list[BacktestResult]) -> BacktestResult:
+    """Several windows of one method as one result (days pooled, in order)."""
+    if not results:
+        raise ValueError("nothing to combine")
+    days = sum(r.days for r in results)
+    spent = sum(r.ms_per_forecast * r.days for r in results)
+    return BacktestResult(
+        method=results[0].method,
+        events=sum(r.events for r in results),
+        days=days,
+        study_cells=max(r.study_cells for r in results),
+        hits=np.concatenate([r.hits for r in results]),
+        per_day_events=np.concatenate([r.per_day_events for r in results]),
+        seconds=sum(r.seconds for r in results),
+        ms_per_forecast=spent / days,
+    )

@@ -309,6 +309,89 @@ class GridEtas(Forecaster):
         return self.mu + self.fit.theta * (1.0 - self.fit.q) * self.a
 
 
+class DefaultBlend(Forecaster):
+    """What ships as ``default``: an additive blend of memories of several lengths.
+
+    Components (each scaled to mean 1 over the cells seen so far, so the weights do not
+    depend on how busy the city is): exponentially decaying event counts per cell with
+    time constants of 30, 365, 730 and 1500 days; the same-weekday count (730 days); a
+    200 m Gaussian smoothing of the 730-day and of the 7-day counts (near repeats in the
+    neighbouring cells); and a constant. The weights are the Poisson maximum-likelihood
+    blend on the 2018 Toronto windows (multiplicative EM updates), fixed before any 2019
+    day was scored; see ADR 0009.
+    """
+
+    name = "default"
+    TAUS = (7.0, 30.0, 365.0, 730.0, 1500.0)
+    DOW_TAU = 730.0
+    SMOOTH_M = 200.0
+    WEIGHTS: dict[str, float] = {
+        "d30": 0.0413,
+        "d365": 0.1005,
+        "d730": 0.2437,
+        "d1500": 0.4538,
+        "dow": 0.0505,
+        "sm730": 0.0306,
+        "sm7": 0.0316,
+        "const": 0.0479,
+    }
+
+    def __init__(self, history: DailyCells) -> None:
+        super().__init__(history)
+        n = self.grid.size
+        self.acc = {tau: np.zeros(n) for tau in self.TAUS}
+        self.dow = np.zeros((7, n))
+        self.seen = np.zeros(n, dtype=bool)
+        self.sigma_cells = self.SMOOTH_M / self.grid.cell_m
+
+    def _start(self, day: int) -> None:
+        lo = 0
+        hi = int(np.searchsorted(self.history.day, day))
+        days = self.history.day[lo:hi]
+        cells = self.history.cell[lo:hi]
+        age = (day - 1 - days).astype(np.float64)
+        n = self.grid.size
+        for tau in self.TAUS:
+            self.acc[tau] = np.bincount(cells, weights=np.exp(-age / tau), minlength=n)
+        weight = np.exp(-age / self.DOW_TAU)
+        for weekday in range(7):
+            on = days % 7 == weekday
+            self.dow[weekday] = np.bincount(cells[on], weights=weight[on], minlength=n)
+        self.seen[cells] = True
+
+    def _take(self, day: int, cells: IntArray) -> None:
+        for tau, acc in self.acc.items():
+            acc *= math.exp(-1.0 / tau)
+            np.add.at(acc, cells, 1.0)
+        self.dow *= math.exp(-1.0 / self.DOW_TAU)
+        np.add.at(self.dow[day % 7], cells, 1.0)
+        self.seen[cells] = True
+
+    def components(self, day: int) -> dict[str, FloatArray]:
+        """Each component, scaled to mean 1 over the cells seen before ``day``."""
+        raw = {
+            "d30": self.acc[30.0],
+            "d365": self.acc[365.0],
+            "d730": self.acc[730.0],
+            "d1500": self.acc[1500.0],
+            "dow": self.dow[day % 7],
+            "sm730": gaussian_smooth(self.grid.as_image(self.acc[730.0]), self.sigma_cells).ravel(),
+            "sm7": gaussian_smooth(self.grid.as_image(self.acc[7.0]), self.sigma_cells).ravel(),
+            "const": np.ones(self.grid.size),
+        }
+        scaled = {}
+        for name, values in raw.items():
+            mean = float(values[self.seen].mean()) if self.seen.any() else 0.0
+            scaled[name] = values / mean if mean > 0 else np.zeros(self.grid.size)
+        return scaled
+
+    def _score(self, day: int) -> FloatArray:
+        total = np.zeros(self.grid.size)
+        for name, values in self.components(day).items():
+            total += self.WEIGHTS[name] * values
+        return total
+
+
 METHODS: dict[str, Callable[[DailyCells], Forecaster]] = {
     "uniform": Uniform,
     "counts30": lambda h: WindowCounts(h, 30),
@@ -316,6 +399,7 @@ METHODS: dict[str, Callable[[DailyCells], Forecaster]] = {
     "kde": Kde,
     "prospective": Prospective,
     "etas": GridEtas,
+    "default": DefaultBlend,
 }
 
 

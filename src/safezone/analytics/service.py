@@ -1,0 +1,74 @@
+"""Analytics entry points used by the CLI and the benchmark: backtests from an event file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from safezone.analytics import forecast
+from safezone.analytics.backtest import paired_difference, run_backtest
+from safezone.analytics.events import Events, day_number, day_of, load_events
+from safezone.analytics.grid import Grid
+
+Progress = Callable[[str, int, int], None]
+
+
+def prepare(events: Events, *, cell_m: float, category: str | None) -> forecast.DailyCells:
+    """The events (of one category, if given) on a grid of ``cell_m`` metres."""
+    if category:
+        events = events.only(category)
+    if len(events) == 0:
+        raise ValueError("no events to backtest")
+    grid = Grid.covering(events.lat, events.lon, cell_m)
+    return forecast.DailyCells(events, grid)
+
+
+def backtest(
+    events: Events,
+    *,
+    method: str,
+    cell_m: float,
+    start: date,
+    days: int,
+    category: str | None = None,
+    vs: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Backtest one method (and a baseline on the same days, with ``vs``): the summary
+    the CLI prints with ``--json``. ValueError/KeyError for bad arguments."""
+    history = prepare(events, cell_m=cell_m, category=category)
+    start_day = day_number(start)
+    if start_day <= history.first_day:
+        raise ValueError(f"--start must be after the first event ({day_of(history.first_day)})")
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        report = progress
+        return lambda done, total: report(name, done, total)
+
+    result = run_backtest(
+        history,
+        forecast.make(method, history),
+        start_day=start_day,
+        days=days,
+        progress=stage(method),
+    )
+    summary = result.summary()
+    summary["seconds"] = round(result.seconds, 2)
+    if vs:
+        baseline = run_backtest(
+            history,
+            forecast.make(vs, history),
+            start_day=start_day,
+            days=days,
+            progress=stage(vs),
+        )
+        summary.update(paired_difference(result, baseline))
+    return summary
+
+
+def load(path: Path, mapping: Mapping[str, str] | None = None) -> Events:
+    return load_events(path, mapping)
