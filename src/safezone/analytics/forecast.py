@@ -352,7 +352,8 @@ class DefaultBlend(Forecaster):
         age = (day - 1 - days).astype(np.float64)
         n = self.grid.size
         for tau in self.TAUS:
-            self.acc[tau] = np.bincount(cells, weights=np.exp(-age / tau), minlength=n)
+            decayed = np.bincount(cells, weights=np.exp(-age / tau), minlength=n)
+            self.acc[tau] = decayed.astype(np.float64)
         weight = np.exp(-age / self.DOW_TAU)
         for weekday in range(7):
             on = days % 7 == weekday
