@@ -190,8 +190,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from safezone.zones import service as zones_service
 
     what, path = (args.what, args.file) if args.file else ("registry", args.what)
+    if what == "incidents":
+        return _import_incidents(args, Path(path))
     if what != "registry":
-        raise CliError(f"import: unknown kind '{what}'; use: safezone import [registry] FILE")
+        raise CliError(
+            f"import: unknown kind '{what}'; use: safezone import [registry|incidents] FILE"
+        )
     db = _migrated(_settings(args, env="development"))
     station_id = _default_station(db, args.station)
     try:
@@ -205,6 +209,68 @@ def cmd_import(args: argparse.Namespace) -> int:
             session, station_id=station_id, collection=collection, actor=SYSTEM_ACTOR
         )
     print(json.dumps(result.model_dump()))
+    return 0
+
+
+def _import_incidents(args: argparse.Namespace, path: Path) -> int:
+    """Past incidents from CSV or GeoJSON: every row checked, then all written or none."""
+    from safezone.analytics import importer
+    from safezone.analytics.events import EventFileError, parse_mapping
+    from safezone.core.db import utcnow
+
+    try:
+        mapping = parse_mapping(args.columns)
+        category_map = importer.parse_category_map(args.category_map)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    db = _migrated(_settings(args, env="development"))
+    station_id = _default_station(db, args.station)
+    bar = _Progress(force=args.progress)
+    try:
+        plan = importer.plan_import(
+            path,
+            mapping=mapping,
+            category_map=category_map,
+            timezone=args.timezone,
+            now=utcnow(),
+            progress=lambda n: bar("checking", n, 0),
+        )
+        bar.finish()
+    except EventFileError as exc:
+        raise CliError(str(exc)) from exc
+    if plan.total == 0:
+        raise CliError(f"{path}: no rows to import")
+    for rejection in plan.rejected[: importer.MAX_REJECTIONS_SHOWN]:
+        print(f"rejected {rejection.where}: {rejection.reason}", file=sys.stderr)
+    hidden = len(plan.rejected) - importer.MAX_REJECTIONS_SHOWN
+    if hidden > 0:
+        print(f"... and {hidden} more rejected rows", file=sys.stderr)
+    if plan.rejected and not args.skip_bad:
+        print(
+            f"safezone: error: {len(plan.rejected)} of {plan.total} rows are bad; nothing was "
+            "imported. Fix them, or give --skip-bad to import the good rows only.",
+            file=sys.stderr,
+        )
+        return 1
+    with db.transaction() as session:
+        written = importer.write_import(
+            session,
+            plan=plan,
+            station_id=station_id,
+            actor=SYSTEM_ACTOR,
+            progress=lambda done, total: bar("importing", done, total),
+        )
+    print(
+        json.dumps(
+            {
+                "file": str(path),
+                "station": station_id,
+                "rows": plan.total,
+                "imported": written,
+                "rejected": [{"where": r.where, "reason": r.reason} for r in plan.rejected],
+            }
+        )
+    )
     return 0
 
 
@@ -327,10 +393,23 @@ class _Progress:
     def __init__(self, *, force: bool = False) -> None:
         self.enabled = force or sys.stderr.isatty()
         self.last = -1
+        self.dangling = False
+
+    def finish(self) -> None:
+        if self.dangling:
+            print(file=sys.stderr, flush=True)
+            self.dangling = False
 
     def __call__(self, label: str, done: int, total: int) -> None:
-        if not self.enabled or total <= 0:
+        """``total`` 0: a count of unknown length, shown every 1000."""
+        if not self.enabled:
             return
+        if total <= 0:
+            if done % 1000 == 0:
+                print(f"\r{label:<12} {done} rows", end="", file=sys.stderr, flush=True)
+                self.dangling = True
+            return
+        self.finish()
         percent = int(100 * done / total)
         if percent == self.last and done != total:
             return
@@ -520,10 +599,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.add_argument("--progress", action="store_true", help="progress on stderr even if piped")
 
-    p = add("import", cmd_import, "import the registry from GeoJSON: import [registry] FILE")
+    p = add(
+        "import",
+        cmd_import,
+        "import the registry from GeoJSON (import [registry] FILE) or past incidents from "
+        "CSV or GeoJSON (import incidents FILE)",
+    )
     p.add_argument("what")
     p.add_argument("file", nargs="?")
     p.add_argument("--station")
+    p.add_argument(
+        "--columns",
+        help="incidents: column mapping FIELD=COLUMN,... (fields: date,hour,category,lat,lon)",
+    )
+    p.add_argument(
+        "--category-map", help="incidents: NAME=CATEGORY,... for the file's own category names"
+    )
+    p.add_argument(
+        "--timezone", default="UTC", help="incidents: time zone of dates without an offset"
+    )
+    p.add_argument(
+        "--skip-bad", action="store_true", help="incidents: import the good rows, list the rest"
+    )
+    p.add_argument("--progress", action="store_true", help="progress on stderr even if piped")
 
     p = add("export", cmd_export, "export the registry as GeoJSON: export [registry] FILE|-")
     p.add_argument("what")

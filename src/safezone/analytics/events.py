@@ -131,8 +131,9 @@ def parse_coordinate(text: str, name: str, limit: float) -> float:
 
 def iter_rows(
     path: Path, mapping: Mapping[str, str] | None = None
-) -> Iterator[tuple[int, dict[str, str | None]]]:
-    """(line number, {field: text}) for each data row; EventFileError for a missing column."""
+) -> Iterator[tuple[int, dict[str, str | None], dict[str, str]]]:
+    """(line number, {field: text}, the raw row) for each data row; EventFileError for a
+    missing column."""
     columns = {field: field for field in FIELDS}
     columns.update(mapping or {})
     with open_text(path) as stream:
@@ -148,6 +149,7 @@ def iter_rows(
             yield (
                 reader.line_num,
                 {field: row.get(column) for field, column in columns.items()},
+                row,
             )
 
 
@@ -159,7 +161,7 @@ def load_events(path: Path, mapping: Mapping[str, str] | None = None) -> Events:
     lats: list[float] = []
     lons: list[float] = []
     codes: dict[str, int] = {}
-    for line, row in iter_rows(path, mapping):
+    for line, row, _ in iter_rows(path, mapping):
         try:
             moment = parse_when(row["date"] or "", row.get("hour"))
             lat = parse_coordinate(row["lat"] or "", "lat", 90)
