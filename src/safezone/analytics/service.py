@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from safezone.analytics import forecast
+from sqlalchemy.orm import Session
+
+from safezone.analytics import forecast, hotspots
 from safezone.analytics.backtest import paired_difference, run_backtest
 from safezone.analytics.events import Events, day_number, day_of, load_events
 from safezone.analytics.grid import Grid
+from safezone.core.errors import InvalidInput
+from safezone.incidents import service as incidents_service
 
 Progress = Callable[[str, int, int], None]
 
@@ -72,3 +76,45 @@ def backtest(
 
 def load(path: Path, mapping: Mapping[str, str] | None = None) -> Events:
     return load_events(path, mapping)
+
+
+MAX_WINDOW = timedelta(days=3660)
+
+
+def hotspot_layers(
+    session: Session,
+    *,
+    station_id: str,
+    since: datetime,
+    until: datetime,
+    category: str | None,
+    cell_m: float,
+    bandwidth_m: float,
+    gi_radius_m: float,
+) -> dict[str, Any]:
+    """Counts, KDE, Gi* and next-day risk per cell for a station's incidents in a window,
+    as GeoJSON (see ``hotspots.hotspot_map``)."""
+    if since >= until:
+        raise InvalidInput("since must be before until.", field="since")
+    if until - since > MAX_WINDOW:
+        raise InvalidInput("The window may span at most 10 years.", field="since")
+    if gi_radius_m < cell_m:
+        raise InvalidInput(
+            "gi_radius_m must be at least one cell (cell_m), or no cell has neighbours.",
+            field="gi_radius_m",
+        )
+    points = incidents_service.incident_points(
+        session, station_id=station_id, since=since, until=until, category=category
+    )
+    try:
+        collection = hotspots.hotspot_map(
+            points,
+            window=hotspots.Window(since, until),
+            cell_m=cell_m,
+            bandwidth_m=bandwidth_m,
+            gi_radius_m=gi_radius_m,
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="cell_m") from exc
+    collection["properties"].update({"station_id": station_id, "category": category})
+    return collection
