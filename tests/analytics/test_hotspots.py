@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from safezone.analytics.hotspots import gi_star, neighbourhood
+from safezone.analytics.hotspots import gi_star, gi_star_sets, neighbourhood
 from tests.conftest import INSIDE
 
 URL = "/api/v1/analytics/hotspots"
@@ -53,6 +53,19 @@ def test_gi_star_matches_the_textbook_formula_and_finds_the_cluster() -> None:
     assert (z[10:, 12:] < 1.96).all()
     assert gi_star(np.ones((4, 4))).tolist() == np.zeros((4, 4)).tolist()
     assert neighbourhood(1.0).sum() == 5 and neighbourhood(1.5).sum() == 9
+
+
+def test_gi_star_on_cell_sets_agrees_with_the_grid_version() -> None:
+    rng = np.random.default_rng(9)
+    image = rng.poisson(2.0, size=(6, 7)).astype(float)
+    rows, cols = np.divmod(np.arange(image.size), image.shape[1])
+    sets = [
+        np.flatnonzero(np.hypot(rows - rows[i], cols - cols[i]) <= 1.5) for i in range(image.size)
+    ]
+    np.testing.assert_allclose(
+        gi_star_sets(image.ravel(), sets), gi_star(image, 1.5).ravel(), atol=1e-12
+    )
+    assert gi_star_sets(np.ones(5), [np.arange(5)] * 5).tolist() == [0.0] * 5
 
 
 def report_incident(client, headers, lat: float, lon: float, category: str = "theft") -> None:
@@ -100,6 +113,26 @@ def test_hotspots_window_excludes_other_times(client, auth) -> None:
     assert r.status_code == 200 and r.json()["properties"]["events"] == 0
 
 
+def test_hotspots_on_h3_cells(client, auth) -> None:
+    h = auth("operator")
+    for _ in range(5):
+        report_incident(client, h, *INSIDE)
+    report_incident(client, h, INSIDE[0] + 0.01, INSIDE[1] + 0.01)
+    r = client.get(URL, headers=auth("admin"), params={"h3_resolution": 9})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["properties"]["grid"] == "h3" and body["properties"]["gi_rings"] == 1
+    counted = [f for f in body["features"] if f["properties"]["count"]]
+    assert sorted(f["properties"]["count"] for f in counted) == [1, 5]
+    top = max(counted, key=lambda f: f["properties"]["count"])
+    assert top["properties"]["hot"] is True and top["properties"]["risk"] is None
+    assert len(top["geometry"]["coordinates"][0]) == 7  # a closed hexagon
+    # The KDE spreads the 6 events' mass; the cells drawn (KDE >= 1 % of the peak) hold
+    # nearly all of it, and never more.
+    total_kde = sum(f["properties"]["kde"] for f in body["features"])
+    assert 5.8 < total_kde <= 6.0001
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -108,6 +141,7 @@ def test_hotspots_window_excludes_other_times(client, auth) -> None:
         ({"category": "arson"}, "category"),
         ({"cell_m": 1}, "cell_m"),
         ({"cell_m": 500, "gi_radius_m": 200}, "gi_radius_m"),
+        ({"h3_resolution": 20}, "h3_resolution"),
     ],
 )
 def test_hotspots_bad_input_names_the_field(client, auth, params, field) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import h3
 import numpy as np
 from numpy.typing import NDArray
 
@@ -54,6 +55,21 @@ def gi_star(image: FloatArray, radius_cells: float = 1.5) -> FloatArray:
     return np.asarray((local - mean * w_sum) / denominator, dtype=np.float64)
 
 
+def gi_star_sets(values: FloatArray, neighbours: list[NDArray[np.int64]]) -> FloatArray:
+    """Gi* with binary weights on any set of cells: ``neighbours[i]`` lists the cells in
+    cell i's neighbourhood (itself included)."""
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    mean = float(x.mean()) if n else 0.0
+    s = math.sqrt(max(float((x**2).mean()) - mean**2, 0.0)) if n else 0.0
+    if n < 2 or s == 0.0:
+        return np.zeros(n)
+    w_sum = np.asarray([len(j) for j in neighbours], dtype=np.float64)
+    local = np.asarray([x[j].sum() for j in neighbours], dtype=np.float64)
+    denominator = s * np.sqrt(np.maximum((n * w_sum - w_sum**2) / (n - 1), 1e-12))
+    return np.asarray((local - mean * w_sum) / denominator, dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Window:
     since: datetime
@@ -78,6 +94,7 @@ def hotspot_map(
     meta: dict[str, Any] = {
         "since": window.since.isoformat(),
         "until": window.until.isoformat(),
+        "grid": "square",
         "cell_m": cell_m,
         "bandwidth_m": bandwidth_m,
         "gi_radius_m": gi_radius_m,
@@ -155,3 +172,93 @@ def _next_day_risk(
     scores = forecast.make("default", history).forecast(day_number(last.date()) + 1)
     total = float(scores.sum())
     return scores / total if total > 0 else scores
+
+
+MAX_H3_CELLS = 40_000
+
+
+def h3_hotspot_map(
+    points: list[tuple[datetime, str, float, float]],
+    *,
+    window: Window,
+    resolution: int,
+    bandwidth_m: float,
+    gi_radius_m: float,
+) -> dict[str, Any]:
+    """The same layers as :func:`hotspot_map` on H3 cells of one resolution.
+
+    Distances are counted in rings of neighbouring cells (centre spacing about
+    sqrt(3) x the edge length): the KDE weight of a cell k rings away is
+    exp(-(k x spacing / bandwidth)^2 / 2), normalised over the disk; the Gi* neighbourhood
+    is the disk of round(gi_radius / spacing) rings (at least 1). The study area is every
+    cell within that many rings of an event. The next-day risk is a metric-grid forecast,
+    so it is not given on H3 cells.
+    """
+    spacing = math.sqrt(3) * float(h3.average_hexagon_edge_length(resolution, unit="m"))
+    gi_rings = max(1, round(gi_radius_m / spacing))
+    kde_rings = max(0, math.ceil(3 * bandwidth_m / spacing)) if bandwidth_m > 0 else 0
+    meta: dict[str, Any] = {
+        "since": window.since.isoformat(),
+        "until": window.until.isoformat(),
+        "grid": "h3",
+        "h3_resolution": resolution,
+        "bandwidth_m": bandwidth_m,
+        "gi_radius_m": gi_radius_m,
+        "gi_rings": gi_rings,
+        "events": len(points),
+    }
+    if not points:
+        return {"type": "FeatureCollection", "features": [], "properties": meta}
+    event_cells = [str(h3.latlng_to_cell(p[2], p[3], resolution)) for p in points]
+    occupied = sorted(set(event_cells))
+    universe: set[str] = set()
+    for cell in occupied:
+        universe.update(h3.grid_disk(cell, max(gi_rings, kde_rings)))
+        if len(universe) > MAX_H3_CELLS:
+            raise ValueError(
+                f"the events cover more than {MAX_H3_CELLS} H3 cells at resolution "
+                f"{resolution}; use a coarser resolution"
+            )
+    cells = sorted(universe)
+    index = {cell: i for i, cell in enumerate(cells)}
+    counts = np.zeros(len(cells))
+    for cell in event_cells:
+        counts[index[cell]] += 1
+    kde = np.zeros(len(cells))
+    if kde_rings == 0:
+        kde = counts.copy()
+    else:
+        weights = [math.exp(-0.5 * (k * spacing / bandwidth_m) ** 2) for k in range(kde_rings + 1)]
+        norm = weights[0] + sum(6 * k * weights[k] for k in range(1, kde_rings + 1))
+        for cell in occupied:
+            for k in range(kde_rings + 1):
+                for other in h3.grid_ring(cell, k):
+                    if other in index:
+                        kde[index[other]] += counts[index[cell]] * weights[k] / norm
+    neighbours = [
+        np.asarray([index[c] for c in h3.grid_disk(cell, gi_rings) if c in index], dtype=np.int64)
+        for cell in cells
+    ]
+    gi = gi_star_sets(counts, neighbours)
+    show = (counts > 0) | (kde >= 0.01 * kde.max()) | (np.abs(gi) >= Z95)
+    features = []
+    for i in np.flatnonzero(show):
+        boundary = [[round(lon, 6), round(lat, 6)] for lat, lon in h3.cell_to_boundary(cells[i])]
+        features.append(
+            {
+                "type": "Feature",
+                "id": cells[i],
+                "geometry": {"type": "Polygon", "coordinates": [[*boundary, boundary[0]]]},
+                "properties": {
+                    "cell": cells[i],
+                    "count": int(counts[i]),
+                    "kde": round(float(kde[i]), 4),
+                    "gi_star": round(float(gi[i]), 3),
+                    "hot": bool(gi[i] >= Z95),
+                    "cold": bool(gi[i] <= -Z95),
+                    "risk": None,
+                },
+            }
+        )
+    meta["cells"] = len(cells)
+    return {"type": "FeatureCollection", "features": features, "properties": meta}

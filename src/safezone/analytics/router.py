@@ -42,6 +42,10 @@ def hotspots(
     gi_radius_m: Annotated[
         float, Query(ge=25, le=10000, description="Gi* neighbourhood radius, metres")
     ] = 300.0,
+    h3_resolution: Annotated[
+        int | None,
+        Query(ge=5, le=12, description="Use H3 cells of this resolution instead of squares"),
+    ] = None,
 ) -> dict[str, Any]:
     """GeoJSON cells with the count, KDE, Getis-Ord Gi* z-score (hot/cold at 95 %) and
     next-day risk of the station's incidents in the window."""
@@ -56,4 +60,5 @@ def hotspots(
         cell_m=cell_m,
         bandwidth_m=bandwidth_m,
         gi_radius_m=gi_radius_m,
+        h3_resolution=h3_resolution,
     )

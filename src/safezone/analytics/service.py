@@ -91,14 +91,16 @@ def hotspot_layers(
     cell_m: float,
     bandwidth_m: float,
     gi_radius_m: float,
+    h3_resolution: int | None = None,
 ) -> dict[str, Any]:
     """Counts, KDE, Gi* and next-day risk per cell for a station's incidents in a window,
-    as GeoJSON (see ``hotspots.hotspot_map``)."""
+    as GeoJSON: square cells of ``cell_m`` (``hotspots.hotspot_map``), or H3 cells when
+    ``h3_resolution`` is given (``hotspots.h3_hotspot_map``)."""
     if since >= until:
         raise InvalidInput("since must be before until.", field="since")
     if until - since > MAX_WINDOW:
         raise InvalidInput("The window may span at most 10 years.", field="since")
-    if gi_radius_m < cell_m:
+    if h3_resolution is None and gi_radius_m < cell_m:
         raise InvalidInput(
             "gi_radius_m must be at least one cell (cell_m), or no cell has neighbours.",
             field="gi_radius_m",
@@ -106,15 +108,26 @@ def hotspot_layers(
     points = incidents_service.incident_points(
         session, station_id=station_id, since=since, until=until, category=category
     )
+    window = hotspots.Window(since, until)
     try:
-        collection = hotspots.hotspot_map(
-            points,
-            window=hotspots.Window(since, until),
-            cell_m=cell_m,
-            bandwidth_m=bandwidth_m,
-            gi_radius_m=gi_radius_m,
-        )
+        if h3_resolution is not None:
+            collection = hotspots.h3_hotspot_map(
+                points,
+                window=window,
+                resolution=h3_resolution,
+                bandwidth_m=bandwidth_m,
+                gi_radius_m=gi_radius_m,
+            )
+        else:
+            collection = hotspots.hotspot_map(
+                points,
+                window=window,
+                cell_m=cell_m,
+                bandwidth_m=bandwidth_m,
+                gi_radius_m=gi_radius_m,
+            )
     except ValueError as exc:
-        raise InvalidInput(str(exc), field="cell_m") from exc
+        field = "h3_resolution" if h3_resolution is not None else "cell_m"
+        raise InvalidInput(str(exc), field=field) from exc
     collection["properties"].update({"station_id": station_id, "category": category})
     return collection
