@@ -41,6 +41,8 @@ CALLERS = ("anonymous", "citizen", "officer", "operator", "commander", "admin")
 V1 = "/api/v1"
 EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", f"{V1}/health"): PUBLIC,
+    # analytics
+    ("GET", f"{V1}/analytics/hotspots"): CONTROL_ROOM,
     # auth and accounts
     ("POST", f"{V1}/auth/token"): PUBLIC,
     ("POST", f"{V1}/auth/session"): PUBLIC,

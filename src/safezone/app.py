@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safezone import __version__
 from safezone.alerts.router import router as alerts_router
+from safezone.analytics.router import router as analytics_router
 from safezone.audit.router import router as audit_router
 from safezone.auth import service as auth_service
 from safezone.auth.router import router as auth_router
@@ -86,6 +87,7 @@ ROUTERS = (
     patrol_checkins_router,
     dispatch_router,
     audit_router,
+    analytics_router,
     realtime_router,
     web_router,
 )

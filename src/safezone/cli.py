@@ -191,8 +191,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from safezone.zones import service as zones_service
 
     what, path = (args.what, args.file) if args.file else ("registry", args.what)
+    if what == "incidents":
+        return _import_incidents(args, Path(path))
     if what != "registry":
-        raise CliError(f"import: unknown kind '{what}'; use: safezone import [registry] FILE")
+        raise CliError(
+            f"import: unknown kind '{what}'; use: safezone import [registry|incidents] FILE"
+        )
     db = _migrated(_settings(args, env="development"))
     station_id = _default_station(db, args.station)
     try:
@@ -206,6 +210,68 @@ def cmd_import(args: argparse.Namespace) -> int:
             session, station_id=station_id, collection=collection, actor=SYSTEM_ACTOR
         )
     print(json.dumps(result.model_dump()))
+    return 0
+
+
+def _import_incidents(args: argparse.Namespace, path: Path) -> int:
+    """Past incidents from CSV or GeoJSON: every row checked, then all written or none."""
+    from safezone.analytics import importer
+    from safezone.analytics.events import EventFileError, parse_mapping
+    from safezone.core.db import utcnow
+
+    try:
+        mapping = parse_mapping(args.columns)
+        category_map = importer.parse_category_map(args.category_map)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    db = _migrated(_settings(args, env="development"))
+    station_id = _default_station(db, args.station)
+    bar = _Progress(force=args.progress)
+    try:
+        plan = importer.plan_import(
+            path,
+            mapping=mapping,
+            category_map=category_map,
+            timezone=args.timezone,
+            now=utcnow(),
+            progress=lambda n: bar("checking", n, 0),
+        )
+        bar.finish()
+    except EventFileError as exc:
+        raise CliError(str(exc)) from exc
+    if plan.total == 0:
+        raise CliError(f"{path}: no rows to import")
+    for rejection in plan.rejected[: importer.MAX_REJECTIONS_SHOWN]:
+        print(f"rejected {rejection.where}: {rejection.reason}", file=sys.stderr)
+    hidden = len(plan.rejected) - importer.MAX_REJECTIONS_SHOWN
+    if hidden > 0:
+        print(f"... and {hidden} more rejected rows", file=sys.stderr)
+    if plan.rejected and not args.skip_bad:
+        print(
+            f"safezone: error: {len(plan.rejected)} of {plan.total} rows are bad; nothing was "
+            "imported. Fix them, or give --skip-bad to import the good rows only.",
+            file=sys.stderr,
+        )
+        return 1
+    with db.transaction() as session:
+        written = importer.write_import(
+            session,
+            plan=plan,
+            station_id=station_id,
+            actor=SYSTEM_ACTOR,
+            progress=lambda done, total: bar("importing", done, total),
+        )
+    print(
+        json.dumps(
+            {
+                "file": str(path),
+                "station": station_id,
+                "rows": plan.total,
+                "imported": written,
+                "rejected": [{"where": r.where, "reason": r.reason} for r in plan.rejected],
+            }
+        )
+    )
     return 0
 
 
@@ -363,6 +429,100 @@ def cmd_simulate_sos_boxes(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Progress:
+    """A one-line progress bar on stderr (only where stderr is a terminal, or forced)."""
+
+    def __init__(self, *, force: bool = False) -> None:
+        self.enabled = force or sys.stderr.isatty()
+        self.last = -1
+        self.dangling = False
+
+    def finish(self) -> None:
+        if self.dangling:
+            print(file=sys.stderr, flush=True)
+            self.dangling = False
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        """``total`` 0: a count of unknown length, shown every 1000."""
+        if not self.enabled:
+            return
+        if total <= 0:
+            if done % 1000 == 0:
+                print(f"\r{label:<12} {done} rows", end="", file=sys.stderr, flush=True)
+                self.dangling = True
+            return
+        self.finish()
+        percent = int(100 * done / total)
+        if percent == self.last and done != total:
+            return
+        self.last = percent
+        bar = "#" * (percent // 5)
+        end = "\n" if done == total else ""
+        print(
+            f"\r{label:<12} [{bar:<20}] {percent:3d}% {done}/{total}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+        if done == total:
+            self.last = -1
+
+
+def cmd_analytics_backtest(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from safezone.analytics import service as analytics_service
+    from safezone.analytics.events import EventFileError, parse_mapping
+
+    try:
+        start = date.fromisoformat(args.start)
+    except ValueError as exc:
+        raise CliError(f"--start {args.start!r}: expected YYYY-MM-DD") from exc
+    if args.days < 1:
+        raise CliError("--days must be at least 1")
+    if args.cell_m <= 0:
+        raise CliError("--cell-m must be above 0")
+    try:
+        mapping = parse_mapping(args.columns)
+        events = analytics_service.load(Path(args.events), mapping)
+        summary = analytics_service.backtest(
+            events,
+            method=args.method,
+            cell_m=args.cell_m,
+            start=start,
+            days=args.days,
+            category=args.category,
+            vs=args.vs,
+            progress=_Progress(force=args.progress),
+        )
+    except EventFileError as exc:
+        raise CliError(str(exc)) from exc
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from exc
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(
+        f"{summary['method']}: {summary['days']} days from {start}, {summary['events']} events, "
+        f"{summary['ms_per_forecast']} ms per forecast"
+    )
+    print("area    hit rate   PAI")
+    for area, rate in summary["hit_rate"].items():
+        print(f"{area:>3} %   {100 * rate:6.2f} %   {summary['pai'][area]:6.2f}")
+    lo, hi = summary["ci95_hit_rate_5"]
+    print(f"hit rate at 5 %: 95 % CI {100 * lo:.2f}-{100 * hi:.2f} % (day bootstrap)")
+    if args.vs:
+        lo, hi = summary["ci95_diff_5"]
+        print(
+            f"vs {args.vs}: {100 * summary['vs_hit_rate_5']:.2f} % at 5 %; difference "
+            f"{100 * summary['diff_hit_rate_5']:+.2f} points (95 % CI {100 * lo:+.2f} to "
+            f"{100 * hi:+.2f})"
+        )
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------
 
 
@@ -468,10 +628,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", help="device file (default: the data dir's demo-devices.json)")
     p.add_argument("--seed", type=int, help="random seed, for repeatable traffic")
 
-    p = add("import", cmd_import, "import the registry from GeoJSON: import [registry] FILE")
+    analytics = sub.add_parser("analytics", help="hotspots and forecasts").add_subparsers(
+        dest="analytics_command", required=True, metavar="ACTION"
+    )
+    p = add(
+        "backtest",
+        cmd_analytics_backtest,
+        "rolling-origin backtest of a forecast method on an event file",
+        parent=analytics,
+    )
+    p.add_argument("--events", required=True, help="CSV (or .csv.gz) of past events")
+    p.add_argument(
+        "--method",
+        required=True,
+        help="counts30, counts365, kde, prospective, etas, default or uniform",
+    )
+    p.add_argument("--cell-m", type=float, default=200.0, help="grid cell size, metres")
+    p.add_argument("--start", required=True, help="first test day, YYYY-MM-DD")
+    p.add_argument("--days", type=int, required=True, help="number of test days")
+    p.add_argument("--category", help="only this category")
+    p.add_argument("--vs", help="baseline method for a paired difference at 5 %% of the area")
+    p.add_argument(
+        "--columns", help="column mapping FIELD=COLUMN,... (fields: date,hour,category,lat,lon)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.add_argument("--progress", action="store_true", help="progress on stderr even if piped")
+
+    p = add(
+        "import",
+        cmd_import,
+        "import the registry from GeoJSON (import [registry] FILE) or past incidents from "
+        "CSV or GeoJSON (import incidents FILE)",
+    )
     p.add_argument("what")
     p.add_argument("file", nargs="?")
     p.add_argument("--station")
+    p.add_argument(
+        "--columns",
+        help="incidents: column mapping FIELD=COLUMN,... (fields: date,hour,category,lat,lon)",
+    )
+    p.add_argument(
+        "--category-map", help="incidents: NAME=CATEGORY,... for the file's own category names"
+    )
+    p.add_argument(
+        "--timezone", default="UTC", help="incidents: time zone of dates without an offset"
+    )
+    p.add_argument(
+        "--skip-bad", action="store_true", help="incidents: import the good rows, list the rest"
+    )
+    p.add_argument("--progress", action="store_true", help="progress on stderr even if piped")
 
     p = add("export", cmd_export, "export the registry as GeoJSON: export [registry] FILE|-")
     p.add_argument("what")

@@ -9,7 +9,7 @@ from safezone.core.geo import Latitude, Longitude
 
 Status = Literal["new", "acknowledged", "dispatched", "on_scene", "resolved", "closed"]
 Priority = Literal["critical", "high", "medium", "low"]
-Source = Literal["report", "tip", "emergency", "operator", "sos", "camera", "patrol"]
+Source = Literal["report", "tip", "emergency", "operator", "sos", "camera", "patrol", "import"]
 Category = Literal[
     "theft",
     "burglary",

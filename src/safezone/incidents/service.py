@@ -376,3 +376,29 @@ def record_past_incident(
         payload={"occurred_at": occurred_at.isoformat(), "status": incident.status},
     )
     return incident
+
+
+def incident_points(
+    session: Session,
+    *,
+    station_id: str,
+    since: datetime,
+    until: datetime,
+    category: str | None = None,
+) -> list[tuple[datetime, str, float, float]]:
+    """(created_at, category, lat, lon) of a station's incidents with since <= created_at
+    < until, oldest first: the input of hotspot maps and forecasts."""
+    if category is not None and category not in CATEGORIES:
+        raise InvalidInput(
+            f"Unknown category '{category}'; use one of: {', '.join(CATEGORIES)}.",
+            field="category",
+        )
+    query = select(Incident.created_at, Incident.category, Incident.lat, Incident.lon).where(
+        Incident.station_id == station_id,
+        Incident.created_at >= since,
+        Incident.created_at < until,
+    )
+    if category is not None:
+        query = query.where(Incident.category == category)
+    rows = session.execute(query.order_by(Incident.created_at, Incident.id)).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
