@@ -1,0 +1,327 @@
+"""The per-camera frame pipeline: motion gate, reduced-size detection, short tracks,
+a few embeddings per face, and a match only when several frames agree.
+
+What it keeps about a face that matches nobody: its box, for as long as its track lives.
+No image and no embedding of it survives the call that computed them. Evidence (a crop and
+the frame) is held only for a face that already scored above the threshold against a
+watchlist entry, and is dropped with its track if that match is not confirmed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from safezone.faces.engine import Detection, FaceEngine, Image, as_image, resize_to
+from safezone.faces.matcher import Watchlist
+
+
+class FaceSettings(BaseModel):
+    """Thresholds of the face pipeline. See docs/operations.md ("Face identification")
+    for how to calibrate ``match_threshold`` and ``frames_to_confirm`` on a station's own
+    cameras."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    motion_width: int = Field(
+        160, ge=32, le=1280, description="Width (px) of the grey copy compared for motion."
+    )
+    motion_pixel_delta: int = Field(
+        18,
+        ge=1,
+        le=255,
+        description="A motion-copy pixel has changed when its grey level moved this much.",
+    )
+    motion_min_fraction: float = Field(
+        0.002,
+        ge=0.0,
+        le=1.0,
+        description="Share of motion-copy pixels that must change for a frame to be analysed."
+        " 0 analyses every frame.",
+    )
+    detect_width: int = Field(
+        640, ge=160, le=3840, description="Frames are shrunk to this width for detection."
+    )
+    detect_score: float = Field(
+        0.7, gt=0.0, lt=1.0, description="YuNet's confidence needed to report a face."
+    )
+    min_face_px: int = Field(
+        36,
+        ge=16,
+        description="Faces narrower or shorter than this (full-frame pixels) are ignored:"
+        " too small to identify anyone reliably.",
+    )
+    track_iou: float = Field(
+        0.3, gt=0.0, le=1.0, description="Overlap that continues a face's track."
+    )
+    track_max_missed: int = Field(
+        4, ge=0, description="Analysed frames a track survives without its face."
+    )
+    embed_every: int = Field(
+        2, ge=1, description="A track is embedded on its first frame and every Nth after."
+    )
+    max_embeddings_per_track: int = Field(
+        6, ge=1, description="After this many embeddings a track is not embedded again."
+    )
+    match_threshold: float = Field(
+        0.45,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity to a watchlist embedding that counts as a vote."
+        " SFace's authors give 0.363 for 'same person'; we ship a stricter value.",
+    )
+    frames_to_confirm: int = Field(
+        3,
+        ge=1,
+        description="Votes for the same entry, from different frames of one track,"
+        " before a match goes to review.",
+    )
+    evidence_margin: float = Field(
+        0.4, ge=0.0, le=2.0, description="Margin around the face box in the evidence crop."
+    )
+
+    @model_validator(mode="after")
+    def _confirmable(self) -> FaceSettings:
+        if self.frames_to_confirm > self.max_embeddings_per_track:
+            raise ValueError(
+                "frames_to_confirm must not exceed max_embeddings_per_track,"
+                " or no match could ever be confirmed"
+            )
+        return self
+
+
+@dataclass
+class MatchCandidate:
+    """A watchlist match waiting for a person's review, with its evidence."""
+
+    camera_id: str
+    entry_id: str
+    similarity: float  # mean of the agreeing votes
+    votes: int
+    crop_jpeg: bytes
+    frame_jpeg: bytes
+    frame_index: int
+    seen_at: datetime
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    gated: int = 0  # frames skipped by the motion gate
+    analysed: int = 0
+    faces: int = 0  # detections at or above the minimum size
+    small_faces: int = 0
+    embeddings: int = 0
+    candidates: int = 0
+
+
+@dataclass
+class _Evidence:
+    similarity: float
+    crop: Image
+    frame: Image
+    frame_index: int
+    seen_at: datetime
+
+
+@dataclass
+class _Track:
+    box: tuple[float, float, float, float]
+    seen: int = 1
+    missed: int = 0
+    embedded: int = 0
+    confirmed: bool = False
+    votes: dict[str, list[float]] = field(default_factory=dict)
+    evidence: dict[str, _Evidence] = field(default_factory=dict)
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ax2, ay2 = a[0] + a[2], a[1] + a[3]
+    bx2, by2 = b[0] + b[2], b[1] + b[3]
+    iw = min(ax2, bx2) - max(a[0], b[0])
+    ih = min(ay2, by2) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def encode_jpeg(image: Image, quality: int = 90) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("could not encode the image as JPEG")
+    return bytes(buf.tobytes())
+
+
+class FramePipeline:
+    """Analyses one camera's frames in order. One instance per camera."""
+
+    def __init__(
+        self,
+        *,
+        camera_id: str,
+        engine: FaceEngine,
+        watchlist: Watchlist,
+        settings: FaceSettings | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.camera_id = camera_id
+        self.engine = engine
+        self.watchlist = watchlist
+        self.settings = settings or FaceSettings()
+        self.stats = PipelineStats()
+        self._clock = clock
+        self._previous: Image | None = None
+        self._tracks: list[_Track] = []
+
+    @property
+    def track_count(self) -> int:
+        return len(self._tracks)
+
+    def retained_images(self) -> int:
+        """Images held in memory as evidence (only for faces that scored a vote)."""
+        return sum(len(t.evidence) for t in self._tracks)
+
+    def motion(self, frame: Image) -> bool:
+        """True when the frame differs enough from the previous one to be analysed."""
+        s = self.settings
+        h, w = frame.shape[:2]
+        grey = as_image(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)) if frame.ndim == 3 else frame
+        small = resize_to(grey, s.motion_width, max(1, round(h * s.motion_width / w)))
+        previous, self._previous = self._previous, small
+        if previous is None or previous.shape != small.shape or s.motion_min_fraction == 0:
+            return True
+        diff = cv2.absdiff(small, previous)
+        changed = int(np.count_nonzero(diff > s.motion_pixel_delta))
+        return changed >= s.motion_min_fraction * diff.size
+
+    def process(self, frame: Image) -> list[MatchCandidate]:
+        """Analyse the next frame of this camera; returns matches confirmed on it."""
+        self.stats.frames += 1
+        if not self.motion(frame):
+            self.stats.gated += 1
+            return []
+        self.stats.analysed += 1
+        detections = self._detect(frame)
+        candidates: list[MatchCandidate] = []
+        for track in self._assign(detections):
+            candidate = self._consider(track, frame)
+            if candidate is not None:
+                candidates.append(candidate)
+        self.stats.candidates += len(candidates)
+        return candidates
+
+    def _detect(self, frame: Image) -> list[Detection]:
+        s = self.settings
+        h, w = frame.shape[:2]
+        scale = max(1.0, w / s.detect_width)
+        small = frame if scale == 1.0 else resize_to(frame, s.detect_width, round(h / scale))
+        kept: list[Detection] = []
+        for d in self.engine.detect(small, scale=scale):
+            if d.score < s.detect_score:
+                continue
+            if min(d.w, d.h) < s.min_face_px:
+                self.stats.small_faces += 1
+                continue
+            kept.append(d)
+        self.stats.faces += len(kept)
+        return kept
+
+    def _assign(self, detections: list[Detection]) -> list[tuple[_Track, Detection]]:
+        """Continue tracks with the detections that overlap them, start new ones for the
+        rest, and end tracks whose face has been gone too long."""
+        s = self.settings
+        pairs = sorted(
+            (
+                (iou(t.box, d.box), ti, di)
+                for ti, t in enumerate(self._tracks)
+                for di, d in enumerate(detections)
+            ),
+            reverse=True,
+        )
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        result: list[tuple[_Track, Detection]] = []
+        for overlap, ti, di in pairs:
+            if overlap < s.track_iou:
+                break
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            track = self._tracks[ti]
+            track.box = detections[di].box
+            track.seen += 1
+            track.missed = 0
+            result.append((track, detections[di]))
+        survivors: list[_Track] = []
+        for ti, track in enumerate(self._tracks):
+            if ti not in used_t:
+                track.missed += 1
+                if track.missed > s.track_max_missed:
+                    continue  # the track ends; any unconfirmed evidence goes with it
+            survivors.append(track)
+        for di, d in enumerate(detections):
+            if di not in used_d:
+                track = _Track(box=d.box)
+                survivors.append(track)
+                result.append((track, d))
+        self._tracks = survivors
+        return result
+
+    def _consider(self, pair: tuple[_Track, Detection], frame: Image) -> MatchCandidate | None:
+        track, detection = pair
+        s = self.settings
+        if track.confirmed or track.embedded >= s.max_embeddings_per_track:
+            return None
+        if (track.seen - 1) % s.embed_every != 0:
+            return None
+        embedding = self.engine.embed(frame, detection)
+        track.embedded += 1
+        self.stats.embeddings += 1
+        hit = self.watchlist.search(embedding)
+        del embedding  # never kept: the face may belong to no one on the watchlist
+        if hit is None or hit.similarity < s.match_threshold:
+            return None
+        votes = track.votes.setdefault(hit.entry_id, [])
+        votes.append(hit.similarity)
+        now = self._clock()
+        best = track.evidence.get(hit.entry_id)
+        if best is None or hit.similarity > best.similarity:
+            track.evidence[hit.entry_id] = _Evidence(
+                similarity=hit.similarity,
+                crop=self._crop(frame, detection),
+                frame=frame.copy(),
+                frame_index=self.stats.frames,
+                seen_at=now,
+            )
+        if len(votes) < s.frames_to_confirm:
+            return None
+        track.confirmed = True
+        evidence = track.evidence.pop(hit.entry_id)
+        track.evidence.clear()
+        return MatchCandidate(
+            camera_id=self.camera_id,
+            entry_id=hit.entry_id,
+            similarity=float(np.mean(votes)),
+            votes=len(votes),
+            crop_jpeg=encode_jpeg(evidence.crop),
+            frame_jpeg=encode_jpeg(evidence.frame, quality=85),
+            frame_index=evidence.frame_index,
+            seen_at=evidence.seen_at,
+        )
+
+    def _crop(self, frame: Image, d: Detection) -> Image:
+        m = self.settings.evidence_margin
+        h, w = frame.shape[:2]
+        x0 = max(0, int(d.x - d.w * m))
+        y0 = max(0, int(d.y - d.h * m))
+        x1 = min(w, int(d.x + d.w * (1 + m)))
+        y1 = min(h, int(d.y + d.h * (1 + m)))
+        crop: Image = frame[y0:y1, x0:x1].copy()
+        return crop
