@@ -30,6 +30,8 @@ from safezone.core.db import Database
 from safezone.core.errors import AppError, PayloadTooLarge
 from safezone.core.permissions import Principal, policy_of, public
 from safezone.core.scheduler import Scheduler
+from safezone.faces import service as faces_service
+from safezone.faces.router import router as faces_router
 from safezone.incidents.router import router as incidents_router
 from safezone.patrol.router import router as patrol_router
 from safezone.realtime.router import router as realtime_router
@@ -77,6 +79,7 @@ ROUTERS = (
     alerts_router,
     sos_router,
     cameras_router,
+    faces_router,
     patrol_router,
     audit_router,
     realtime_router,
@@ -194,6 +197,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
     scheduler = Scheduler(db)
     sos_jobs.schedule(scheduler, settings)
+    scheduler.add(
+        "faces.purge_expired",
+        faces_service.PURGE_INTERVAL_S,
+        faces_service.purge_job(settings.media_dir),
+    )
     gateway = (
         MqttGateway(
             db,
