@@ -6,8 +6,9 @@ from pydantic import ValidationError
 
 from safezone.faces.engine import Embedding, FaceEngine
 from safezone.faces.matcher import Watchlist
-from safezone.faces.pipeline import FaceSettings, FramePipeline, iou
+from safezone.faces.pipeline import FramePipeline, iou
 from safezone.faces.scenes import Scene, Walker, sample_face, scaled
+from safezone.faces.settings import FaceSettings
 from safezone.faces.worker import decode_jpeg
 
 
@@ -85,7 +86,7 @@ def test_threshold_and_confirmations_are_configurable(
     eager = pipeline_for(engine, wl, frames_to_confirm=1)
     assert len(eager.process(scene.frame(0))) == 1
     with pytest.raises(ValidationError, match="frames_to_confirm"):
-        FaceSettings(frames_to_confirm=7, max_embeddings_per_track=6)
+        FaceSettings(frames_to_confirm=5, max_embeddings_per_track=4)
     with pytest.raises(ValidationError):
         FaceSettings.model_validate({"match_treshold": 0.5})
     with pytest.raises(ValidationError):
@@ -139,3 +140,15 @@ def test_iou() -> None:
     assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == pytest.approx(1.0)
     assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
     assert iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+
+
+def test_thresholds_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safezone.config import Settings
+
+    monkeypatch.setenv("SAFEZONE_FACES", '{"match_threshold": 0.55, "frames_to_confirm": 4}')
+    faces = Settings(env="test").faces
+    assert (faces.match_threshold, faces.frames_to_confirm) == (0.55, 4)
+    assert faces.detect_width == FaceSettings().detect_width
+    monkeypatch.setenv("SAFEZONE_FACES", '{"match_treshold": 0.55}')
+    with pytest.raises(ValidationError, match="match_treshold"):
+        Settings(env="test")

@@ -16,7 +16,8 @@ from safezone.core.db import Database
 from safezone.faces import service as faces_service
 from safezone.faces.engine import FaceEngine
 from safezone.faces.matcher import Watchlist
-from safezone.faces.pipeline import FaceSettings, MatchCandidate
+from safezone.faces.pipeline import MatchCandidate
+from safezone.faces.settings import FaceSettings
 from safezone.faces.worker import AnalysisWorker
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,12 @@ async def run_worker(settings: Settings, *, index: int, count: int) -> None:
     db = Database(settings.resolved_database_url)
     bus = make_bus(settings.bus_url)
     worker = DatabaseWorker(
-        db, media_dir=settings.media_dir, engine=FaceEngine(), index=index, count=count
+        db,
+        media_dir=settings.media_dir,
+        engine=FaceEngine(score_threshold=settings.faces.detect_score),
+        settings=settings.faces,
+        index=index,
+        count=count,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,7 +14,6 @@ from safezone.core.permissions import COMMAND, CONTROL_ROOM, Principal, allow
 from safezone.faces import schemas
 from safezone.faces import service as faces_service
 from safezone.faces.engine import FaceEngine
-from safezone.faces.pipeline import FaceSettings
 
 router = APIRouter(prefix="/api/v1/faces", tags=["faces"])
 
@@ -91,7 +90,11 @@ def view_photo(
 
 @router.post("/search", response_model=list[schemas.SearchHit])
 def search(
-    body: schemas.SearchCreate, request: Request, session: SessionDep, principal: Command
+    body: schemas.SearchCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Command,
 ) -> Any:
     """Search one photo against the station's watchlist; the reason is audited."""
     return faces_service.search(
@@ -99,7 +102,7 @@ def search(
         principal=principal,
         data=body,
         engine=face_engine(request),
-        threshold=FaceSettings().match_threshold,
+        threshold=settings.faces.match_threshold,
     )
 
 

@@ -31,7 +31,8 @@ from safezone.cameras import service as cameras_service
 from safezone.core.bus import Event, EventBus, MemoryBus
 from safezone.faces.engine import FaceEngine, Image, as_image
 from safezone.faces.matcher import Watchlist
-from safezone.faces.pipeline import FaceSettings, FramePipeline, MatchCandidate
+from safezone.faces.pipeline import FramePipeline, MatchCandidate
+from safezone.faces.settings import FaceSettings
 
 log = logging.getLogger(__name__)
 
