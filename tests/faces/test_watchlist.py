@@ -405,3 +405,53 @@ def test_privacy_export_and_erase(
         assert audit_service.verify(session).ok
     assert cli_main(["--data-dir", data_dir, "privacy", "export", "--person", "P-42"]) == 0
     assert json.loads(capsys.readouterr().out)["watchlist_entries"] == []
+
+
+def test_the_operators_event_stream_carries_the_review_item(
+    live_server: Any, auth: Any, db: Database, settings: Any, engine: FaceEngine
+) -> None:
+    import httpx
+
+    with httpx.Client(base_url=live_server.url, timeout=httpx.Timeout(15.0)) as http:
+        body = entry_body()
+        r = http.post("/api/v1/faces/watchlist", json=body, headers=auth("commander"))
+        assert r.status_code == 201, r.text
+        entry_id = r.json()["id"]
+        scene = Scene(
+            seed=3,
+            kind="faces",
+            walkers=[Walker(scaled(sample_face("collins"), 220), (100, 200), (12, 0))],
+        )
+
+        async def run() -> None:
+            bus = MemoryBus()
+            worker = DatabaseWorker(db, media_dir=settings.media_dir, engine=engine)
+            await worker.start(bus)
+            for i in range(6):
+                jpeg = encode_jpeg(scene.frame(i))
+                await publish_frame(
+                    bus, frame_event(camera_id="CAM-5", station_id="MDH", jpeg=jpeg)
+                )
+            await worker.worker.drain()
+            await worker.stop()
+
+        asyncio.run(run())
+        headers = {**auth("operator"), "Last-Event-ID": "0"}
+        item: dict[str, Any] = {}
+        with http.stream("GET", "/api/v1/events/stream", headers=headers) as response:
+            assert response.status_code == 200
+            seen: list[str] = []
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    seen.append(line.removeprefix("event: "))
+                if line.startswith("data: ") and seen and seen[-1] == "faces.review":
+                    item = json.loads(line.removeprefix("data: "))
+                    break
+                assert len(seen) < 200, seen
+    match = item["match"]
+    assert (match["entry_id"], match["camera_id"], match["status"]) == (
+        entry_id,
+        "CAM-5",
+        "pending",
+    )
+    assert match["has_evidence"] is True

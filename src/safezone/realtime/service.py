@@ -23,6 +23,7 @@ STREAM_TOPICS: tuple[str, ...] = (
     "unit.",
     "maintenance.",
     "alert.",
+    "faces.review",
 )
 KEEPALIVE_S = 15.0
 
