@@ -194,17 +194,10 @@ DISTORTIONS: dict[str, Callable[[Image], Image]] = {
 
 def probe(engine: FaceEngine, settings: FaceSettings, frame: Image) -> Embedding | None:
     """The embedding of the largest face the pipeline would consider, or None."""
-    h, w = frame.shape[:2]
-    scale = max(1.0, w / settings.detect_width)
-    small = frame if scale == 1.0 else cv2.resize(frame, (settings.detect_width, round(h / scale)))
-    faces = [
-        d
-        for d in engine.detect(small, scale=scale)
-        if d.score >= settings.detect_score and min(d.w, d.h) >= settings.min_face_px
-    ]
-    if not faces:
-        return None
-    return engine.embed(frame, max(faces, key=lambda d: d.w * d.h))
+    pipeline = FramePipeline(
+        camera_id="probe", engine=engine, watchlist=Watchlist(), settings=settings
+    )
+    return pipeline.embed_largest(frame)
 
 
 def accuracy(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 
-from safezone.faces.engine import Detection, FaceEngine, Image, as_image, resize_to
+from safezone.faces.engine import Detection, Embedding, FaceEngine, Image, as_image, resize_to
 from safezone.faces.matcher import Watchlist
 from safezone.faces.settings import FaceSettings
 
@@ -163,6 +163,15 @@ class FramePipeline:
         self.stats.faces += len(kept)
         return kept
 
+    def embed_largest(self, frame: Image) -> Embedding | None:
+        """The embedding of the largest face this pipeline would analyse in one frame,
+        found and aligned as in ``process``; for calibration and the benchmark."""
+        faces = self._detect(frame)
+        if not faces:
+            return None
+        largest = max(faces, key=lambda d: d.w * d.h)
+        return self.engine.embed(frame, self.engine.refine(frame, largest))
+
     def _assign(self, detections: list[Detection]) -> list[tuple[_Track, Detection]]:
         """Continue tracks with the detections that overlap them, start new ones for the
         rest, and end tracks whose face has been gone too long."""
@@ -212,7 +221,7 @@ class FramePipeline:
             return None
         if (track.seen - 1) % s.embed_every != 0:
             return None
-        embedding = self.engine.embed(frame, detection)
+        embedding = self.engine.embed(frame, self.engine.refine(frame, detection))
         track.embedded += 1
         self.stats.embeddings += 1
         hit = self.watchlist.search(embedding)
