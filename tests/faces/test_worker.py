@@ -4,6 +4,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -205,3 +206,16 @@ def test_images_are_refused_on_a_bus_that_keeps_events() -> None:
         owner_of("CAM-1", 0)
     with pytest.raises(ValueError):
         AnalysisWorker(engine=None, watchlist=Watchlist(), sink=None, index=2, count=2)  # type: ignore[arg-type]
+
+
+def test_the_worker_command_needs_the_shared_bus(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safezone.cli import main as cli_main
+
+    monkeypatch.setenv("SAFEZONE_ENV", "test")
+    monkeypatch.setenv("SAFEZONE_BUS_URL", "memory://")
+    assert cli_main(["--data-dir", str(tmp_path), "faces", "worker"]) == 2
+    assert "SAFEZONE_BUS_URL=nats://" in capsys.readouterr().err
+    assert cli_main(["--data-dir", str(tmp_path), "faces", "worker", "--index", "2"]) == 2
+    assert "--index" in capsys.readouterr().err
