@@ -169,13 +169,14 @@ def test_views_and_searches_are_audited(api: Any, auth: Any, db: Database) -> No
 
 
 def _candidate(entry_id: str, camera_id: str = "CAM-7") -> MatchCandidate:
-    frame = Scene(seed=2).frame(0)
+    face = scaled(sample_face("collins"), 220)
+    frame = Scene(seed=2, kind="faces", walkers=[Walker(face, (500, 200), (0, 0))]).frame(0)
     return MatchCandidate(
         camera_id=camera_id,
         entry_id=entry_id,
         similarity=0.71,
         votes=3,
-        crop_jpeg=encode_jpeg(frame[100:300, 100:300]),
+        crop_jpeg=encode_jpeg(frame[200 : 200 + face.shape[0], 500 : 500 + face.shape[1]]),
         frame_jpeg=encode_jpeg(frame),
         frame_index=5,
         seen_at=utcnow(),

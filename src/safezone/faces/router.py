@@ -142,7 +142,7 @@ def decide(
     match = faces_service.decide(
         session, principal=principal, match_id=match_id, data=body, media_dir=settings.media_dir
     )
-    return faces_service.match_view(match)
+    return faces_service.match_view(match, session)
 
 
 @router.get("/false-matches", response_model=list[schemas.CameraFalseMatches])

@@ -118,6 +118,8 @@ class MatchRead(BaseModel):
     decided_at: datetime | None
     decision_note: str
     has_evidence: bool = False
+    person_name: str | None = None
+    enrolment_photo_id: int | None = None
 
 
 class DecisionCreate(BaseModel):

@@ -397,15 +397,27 @@ def record_candidate(
             "crop_sha256": crop_sha,
             "frame_sha256": frame_sha,
         },
-        event={"match": match_view(match).model_dump(mode="json")},
+        event={"match": match_view(match, session).model_dump(mode="json")},
         topic=REVIEW_TOPIC,
     )
     return match
 
 
-def match_view(match: FaceMatch) -> schemas.MatchRead:
+def match_view(match: FaceMatch, session: Session | None = None) -> schemas.MatchRead:
+    """A match as the reviewer sees it: with the enrolled person's name and the id of an
+    enrolment photo to compare against, while the entry exists."""
     view = schemas.MatchRead.model_validate(match)
     view.has_evidence = match.crop_path is not None
+    if session is not None and match.entry_id is not None:
+        entry = session.get(WatchlistEntry, match.entry_id)
+        if entry is not None:
+            view.person_name = entry.person_name
+            view.enrolment_photo_id = session.scalar(
+                select(EnrolmentPhoto.id)
+                .where(EnrolmentPhoto.entry_id == entry.id)
+                .order_by(EnrolmentPhoto.id)
+                .limit(1)
+            )
     return view
 
 
@@ -432,7 +444,7 @@ def list_matches(
         station_id=principal.station_id,
         payload={"status": status, "count": len(matches)},
     )
-    return [match_view(m) for m in matches]
+    return [match_view(m, session) for m in matches]
 
 
 def view_evidence(
@@ -488,7 +500,7 @@ def decide(
         object_id=match.id,
         station_id=match.station_id,
         payload={"camera_id": match.camera_id, "entry_id": match.entry_id, "note": data.note},
-        event={"match": match_view(match).model_dump(mode="json")},
+        event={"match": match_view(match, session).model_dump(mode="json")},
         topic=REVIEW_TOPIC,
     )
     return match

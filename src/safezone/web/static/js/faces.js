@@ -38,22 +38,35 @@
       }
     };
     const evidence = "/api/v1/faces/matches/" + match.id;
+    const enrolled = match.enrolment_photo_id
+      ? h("img", {
+          class: "faces-enrolled",
+          src: "/api/v1/faces/watchlist/" + match.entry_id + "/photos/" + match.enrolment_photo_id,
+          alt: t("faces.enrolled_alt"),
+          width: "160",
+        })
+      : null;
     return h(
       "li",
       { class: "faces-item card", dataset: { matchId: String(match.id) } },
-      h("img", {
-        class: "faces-crop",
-        src: evidence + "/crop.jpg",
-        alt: t("faces.crop_alt", { camera: match.camera_id }),
-        width: "160",
-      }),
+      h(
+        "div",
+        { class: "faces-pair" },
+        h("img", {
+          class: "faces-crop",
+          src: evidence + "/crop.jpg",
+          alt: t("faces.crop_alt", { camera: match.camera_id }),
+          width: "160",
+        }),
+        enrolled
+      ),
       h(
         "dl",
         { class: "faces-facts" },
         h("dt", { i18n: "faces.camera" }),
         h("dd", { text: match.camera_id }),
         h("dt", { i18n: "faces.person" }),
-        h("dd", { text: match.person_id }),
+        h("dd", { text: match.person_name ? match.person_name + " (" + match.person_id + ")" : match.person_id }),
         h("dt", { i18n: "faces.category" }),
         h("dd", { i18n: "faces.cat." + match.category }),
         h("dt", { i18n: "faces.similarity" }),
