@@ -340,6 +340,22 @@ def cmd_faces_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_faces_feed(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from safezone.faces import feeder
+
+    if not 0 < args.fps <= 30:
+        raise CliError(f"--fps {args.fps}: give a rate above 0 and at most 30 frames a second")
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(feeder.run_feeder(_settings(args), fps=args.fps))
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
 def cmd_privacy_export(args: argparse.Namespace) -> int:
     import shutil
 
@@ -493,6 +509,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--index", type=int, default=0, help="this worker's number, from 0")
     p.add_argument("--count", type=int, default=1, help="how many workers share the cameras")
+
+    p = add(
+        "feed",
+        cmd_faces_feed,
+        "announce every camera's snapshot to the workers (needs SAFEZONE_BUS_URL=nats://...)",
+        parent=faces,
+    )
+    p.add_argument("--fps", type=float, default=2.0, help="frames a second per camera")
 
     privacy = sub.add_parser("privacy", help="data-subject (PDPA) requests").add_subparsers(
         dest="privacy_command", required=True, metavar="ACTION"
