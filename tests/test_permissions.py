@@ -126,6 +126,17 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", f"{V1}/dispatch/assignments/{{assignment_id}}/steps"): STAFF,
     ("POST", f"{V1}/dispatch/assignments/{{assignment_id}}/cancel"): CONTROL_ROOM,
     ("GET", f"{V1}/dispatch/response-times"): CONTROL_ROOM,
+    # face identification: commanders enrol and search, the control room reviews
+    ("POST", f"{V1}/faces/watchlist"): COMMAND,
+    ("GET", f"{V1}/faces/watchlist"): CONTROL_ROOM,
+    ("GET", f"{V1}/faces/watchlist/{{entry_id}}"): CONTROL_ROOM,
+    ("DELETE", f"{V1}/faces/watchlist/{{entry_id}}"): COMMAND,
+    ("GET", f"{V1}/faces/watchlist/{{entry_id}}/photos/{{photo_id}}"): CONTROL_ROOM,
+    ("POST", f"{V1}/faces/search"): COMMAND,
+    ("GET", f"{V1}/faces/matches"): CONTROL_ROOM,
+    ("GET", f"{V1}/faces/matches/{{match_id}}/{{which}}.jpg"): CONTROL_ROOM,
+    ("POST", f"{V1}/faces/matches/{{match_id}}/decision"): CONTROL_ROOM,
+    ("GET", f"{V1}/faces/false-matches"): CONTROL_ROOM,
 }
 for _plural in ("zones", "cameras", "sos-boxes", "checkpoints"):
     if _plural != "zones":  # the zone list is public (see above)
@@ -320,6 +331,12 @@ class Fixtures:
                 return "CP-UNKNOWN"
             if name in ("registration_id", "assignment_id"):
                 return "999"
+            if name == "entry_id":
+                return "WL-UNKNOWN"
+            if name == "match_id":
+                return "1"
+            if name == "which":
+                return "crop"
             raise AssertionError(f"no value for path parameter {name!r} in {path}")
 
         return re.sub(r"\{(\w+)\}", value, path)

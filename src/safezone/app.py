@@ -33,6 +33,8 @@ from safezone.core.permissions import Principal, policy_of, public
 from safezone.core.scheduler import Scheduler
 from safezone.dispatch import jobs as dispatch_jobs
 from safezone.dispatch.router import router as dispatch_router
+from safezone.faces import service as faces_service
+from safezone.faces.router import router as faces_router
 from safezone.incidents.router import router as incidents_router
 from safezone.patrol import service as patrol_service
 from safezone.patrol.router import patrol_router as patrol_checkins_router
@@ -83,6 +85,7 @@ ROUTERS = (
     alerts_router,
     sos_router,
     cameras_router,
+    faces_router,
     patrol_router,
     patrol_checkins_router,
     dispatch_router,
@@ -207,6 +210,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     scheduler = Scheduler(db)
     sos_jobs.schedule(scheduler, settings)
     dispatch_jobs.schedule(scheduler, settings)
+    scheduler.add(
+        "faces.purge_expired",
+        faces_service.PURGE_INTERVAL_S,
+        faces_service.purge_job(settings.media_dir),
+    )
     gateway: MqttGateway | GatewayProcess | None = None
     if settings.mqtt_url and settings.mqtt_gateway_process:
         gateway = GatewayProcess(settings)

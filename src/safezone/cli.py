@@ -526,6 +526,91 @@ def cmd_analytics_backtest(args: argparse.Namespace) -> int:
 # --- parser ---------------------------------------------------------------------------
 
 
+def cmd_faces_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from safezone.faces import jobs as faces_jobs
+
+    if args.count < 1 or not 0 <= args.index < args.count:
+        raise CliError(f"--index must be in 0..{args.count - 1} and --count at least 1")
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(faces_jobs.run_worker(_settings(args), index=args.index, count=args.count))
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def cmd_faces_feed(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from safezone.faces import feeder
+
+    if not 0 < args.fps <= 30:
+        raise CliError(f"--fps {args.fps}: give a rate above 0 and at most 30 frames a second")
+    logging.basicConfig(level=logging.INFO)
+    try:
+        asyncio.run(feeder.run_feeder(_settings(args), fps=args.fps))
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def cmd_privacy_export(args: argparse.Namespace) -> int:
+    import shutil
+
+    from safezone.faces import service as faces_service
+
+    settings = _settings(args, env="development")
+    db = _database(settings)
+    with db.transaction() as session:
+        data = faces_service.export_person(
+            session, person_id=args.person, actor=SYSTEM_ACTOR, media_dir=settings.media_dir
+        )
+    document = {
+        "person_id": args.person,
+        "watchlist_entries": data.entries,
+        "matches": data.matches,
+    }
+    if not args.out:
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in data.files:
+        if path.is_file():
+            target = out / "files" / path.relative_to(settings.media_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    (out / "person.json").write_text(json.dumps(document, ensure_ascii=False, indent=2))
+    print(
+        f"exported {len(data.entries)} watchlist entries and {len(data.matches)} matches of"
+        f" person {args.person} to {out}"
+    )
+    return 0
+
+
+def cmd_privacy_erase(args: argparse.Namespace) -> int:
+    from safezone.faces import service as faces_service
+
+    if not args.yes:
+        raise CliError("erasing cannot be undone: repeat with --yes to erase")
+    settings = _settings(args, env="development")
+    db = _database(settings)
+    with db.transaction() as session:
+        totals = faces_service.erase_person(
+            session, person_id=args.person, actor=SYSTEM_ACTOR, media_dir=settings.media_dir
+        )
+    print(
+        f"erased person {args.person}: {totals['entries']} watchlist entries,"
+        f" {totals['photos']} photos, {totals['embeddings']} embeddings,"
+        f" {totals['matches']} matches"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="safezone",
@@ -660,6 +745,47 @@ def build_parser() -> argparse.ArgumentParser:
         "import the registry from GeoJSON (import [registry] FILE) or past incidents from "
         "CSV or GeoJSON (import incidents FILE)",
     )
+    faces = sub.add_parser("faces", help="face identification").add_subparsers(
+        dest="faces_command", required=True, metavar="ACTION"
+    )
+    p = add(
+        "worker",
+        cmd_faces_worker,
+        "run an analysis worker (needs SAFEZONE_BUS_URL=nats://...)",
+        parent=faces,
+    )
+    p.add_argument("--index", type=int, default=0, help="this worker's number, from 0")
+    p.add_argument("--count", type=int, default=1, help="how many workers share the cameras")
+
+    p = add(
+        "feed",
+        cmd_faces_feed,
+        "announce every camera's snapshot to the workers (needs SAFEZONE_BUS_URL=nats://...)",
+        parent=faces,
+    )
+    p.add_argument("--fps", type=float, default=2.0, help="frames a second per camera")
+
+    privacy = sub.add_parser("privacy", help="data-subject (PDPA) requests").add_subparsers(
+        dest="privacy_command", required=True, metavar="ACTION"
+    )
+    p = add(
+        "export",
+        cmd_privacy_export,
+        "everything held about a person (JSON, and files with --out)",
+        parent=privacy,
+    )
+    p.add_argument("--person", required=True, help="the person's reference, as enrolled")
+    p.add_argument("--out", help="a folder to write person.json and the files into")
+    p = add(
+        "erase",
+        cmd_privacy_erase,
+        "delete everything held about a person (watchlist, photos, embeddings, matches)",
+        parent=privacy,
+    )
+    p.add_argument("--person", required=True, help="the person's reference, as enrolled")
+    p.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+
+    p = add("import", cmd_import, "import the registry from GeoJSON: import [registry] FILE")
     p.add_argument("what")
     p.add_argument("file", nargs="?")
     p.add_argument("--station")

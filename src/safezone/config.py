@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from safezone.faces.settings import FaceSettings
+
 Environment = Literal["production", "demo", "development", "test"]
 
 
@@ -163,6 +165,11 @@ class Settings(BaseSettings):
     )
     demo_password: str | None = Field(
         None, description="Password of the demo accounts; random if unset."
+    )
+    faces: FaceSettings = Field(
+        default_factory=FaceSettings,
+        description='Face pipeline thresholds, as JSON (SAFEZONE_FACES=\'{"match_threshold":'
+        " 0.5}'); see docs/operations.md, Face identification.",
     )
 
     @model_validator(mode="after")

@@ -31,6 +31,7 @@ STREAM_TOPICS: tuple[str, ...] = (
     "alert.",
     "patrol.",
     "dispatch.",
+    "faces.review",
 )
 KEEPALIVE_S = 15.0
 RECENT_EVENTS = 2048  # events the hub keeps for streams to send without a read

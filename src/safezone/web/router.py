@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from safezone.config import Settings
 from safezone.core.errors import NotFound
-from safezone.core.permissions import STAFF, Principal, Role, public
+from safezone.core.permissions import CONTROL_ROOM, STAFF, Principal, Role, public
 from safezone.web import STATIC_DIR, TEMPLATE_DIR
 from safezone.web.i18n import LANG_COOKIE, LANGS, catalog, lang_of, translate
 
@@ -213,6 +213,15 @@ def _map_page(request: Request, principal: Principal | None, roles: Any, templat
 @router.get("/dashboard")
 def dashboard(request: Request, principal: Anyone) -> Response:
     return _map_page(request, principal, STAFF, "dashboard.html")
+
+
+@router.get("/faces")
+def faces_review(request: Request, principal: Anyone) -> Response:
+    """The face-match review queue, for the control room."""
+    denied = gate(request, principal, CONTROL_ROOM)
+    if denied is not None:
+        return denied
+    return render(request, principal, "faces.html")
 
 
 @router.get("/admin")
