@@ -739,12 +739,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.add_argument("--progress", action="store_true", help="progress on stderr even if piped")
 
-    p = add(
-        "import",
-        cmd_import,
-        "import the registry from GeoJSON (import [registry] FILE) or past incidents from "
-        "CSV or GeoJSON (import incidents FILE)",
-    )
     faces = sub.add_parser("faces", help="face identification").add_subparsers(
         dest="faces_command", required=True, metavar="ACTION"
     )
@@ -785,7 +779,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--person", required=True, help="the person's reference, as enrolled")
     p.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
 
-    p = add("import", cmd_import, "import the registry from GeoJSON: import [registry] FILE")
+    p = add(
+        "import",
+        cmd_import,
+        "import the registry from GeoJSON (import [registry] FILE) or past incidents from "
+        "CSV or GeoJSON (import incidents FILE)",
+    )
     p.add_argument("what")
     p.add_argument("file", nargs="?")
     p.add_argument("--station")
