@@ -1,0 +1,186 @@
+"""Browser tests of the officer app (/officer): a check-in at a checkpoint reaches the
+operator's dashboard live, the same code again is refused as a replay, and a scan taken
+offline waits in the queue and is sent, with its own scan time, when the phone is back
+online. The camera cannot be emulated: the tests type the code (the manual path)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from safezone.patrol import service as patrol_service
+from safezone.zones import service as zones_service
+from tests.conftest import INSIDE, LiveServer
+from tests.e2e.support import (
+    DESKTOP,
+    LIVE_MS,
+    api_post,
+    expect,
+    screenshot,
+    sign_in,
+    skip_without_browser,
+    watch_errors,
+)
+
+skip_without_browser()
+
+pytestmark = pytest.mark.e2e
+
+CHECKPOINT = "CP-E2E-1"
+DEVICE = "PHONE-E2E-OFFICER"
+PHONE_360 = {"width": 360, "height": 740}
+
+
+def api_get(base: str, token: str, path: str) -> Any:
+    response = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def prepare(base: str, token_for: Callable[[str], str], db: Any) -> str:
+    """A checkpoint at INSIDE and the officer's registered phone; returns the printed code."""
+    api_post(base, token_for("admin"), "/api/v1/checkpoints", {
+        "id": CHECKPOINT, "name": "จุดตรวจหน้าตลาด", "lat": INSIDE[0], "lon": INSIDE[1],
+    })  # fmt: skip
+    officer_id = api_get(base, token_for("officer"), "/api/v1/auth/me")["user_id"]
+    api_post(base, token_for("commander"), "/api/v1/patrol/devices", {
+        "officer_user_id": officer_id, "device_id": DEVICE, "label": "e2e",
+    })  # fmt: skip
+    with db.transaction() as session:
+        checkpoint = zones_service.get_asset(
+            session, kind=zones_service.KINDS["checkpoint"], station_id="MDH", asset_id=CHECKPOINT
+        )
+        return patrol_service.printed_code(session, checkpoint=checkpoint, actor="test")
+
+
+def officer_page(browser: Any, base: str) -> tuple[Any, Any, list[str]]:
+    """A 360x740 phone standing at the checkpoint, signed in to the officer app, with its
+    device id saved and the shift started."""
+    context = browser.new_context(
+        viewport=PHONE_360,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": INSIDE[0], "longitude": INSIDE[1], "accuracy": 6},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    errors = watch_errors(page)
+    sign_in(page, base, "officer", page_path="/officer")
+    expect(page.locator("html")).to_have_attribute("lang", "th")
+    expect(page.locator("#shift-state")).to_have_attribute("data-state", "off")
+    expect(page.locator("#device-state")).to_have_attribute("data-state", "unset")
+    page.fill("#device-id", DEVICE)
+    page.click("#device-form button[type=submit]")
+    expect(page.locator("#device-state")).to_have_attribute("data-state", "registered")
+    page.click("#shift-start")
+    expect(page.locator("#shift-state")).to_have_attribute("data-state", "on")
+    expect(page.locator("#gps-state")).to_have_attribute("data-state", "fix", timeout=LIVE_MS)
+    # Nothing sticks out sideways on a small phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_360["width"]
+    return context, page, errors
+
+
+def type_code(page: Any, code: str) -> None:
+    if page.locator("#manual-box").get_attribute("open") is None:
+        page.click("#manual-box summary")
+    page.fill("#manual-code", code)
+    page.click("#manual-form button[type=submit]")
+
+
+def test_checkin_reaches_the_dashboard_live_and_a_replay_is_refused(
+    live_server: LiveServer, browser: Any, token_for: Callable[[str], str], db: Any
+) -> None:
+    base = live_server.url
+    code = prepare(base, token_for, db)
+
+    control = browser.new_context(viewport=DESKTOP)
+    dashboard = control.new_page()
+    dash_errors = watch_errors(dashboard)
+    sign_in(dashboard, base, "operator")
+    expect(dashboard.locator("#conn")).to_have_attribute("data-state", "live", timeout=LIVE_MS)
+    expect(dashboard.locator("#checkin-feed-empty")).to_be_visible()
+
+    context, page, errors = officer_page(browser, base)
+    type_code(page, code)
+    result = page.locator("#scan-result")
+    expect(result).to_have_attribute("data-status", "accepted", timeout=LIVE_MS)
+    expect(result).to_contain_text("ผ่าน")
+    expect(result).to_contain_text(CHECKPOINT)
+    expect(page.locator("#checkin-list li[data-status=accepted]")).to_have_count(1)
+
+    # Live on the operator's dashboard: the list and a marker where the officer stood.
+    feed = dashboard.locator("#checkin-feed li[data-status=accepted]")
+    expect(feed).to_have_count(1, timeout=LIVE_MS)
+    expect(feed).to_contain_text(CHECKPOINT)
+    expect(dashboard.locator(".sz-checkin-marker.verdict-accepted")).to_have_count(1)
+
+    # The same code again is a replay: refused, with the reason in Thai, then English.
+    type_code(page, code)
+    expect(result).to_have_attribute("data-status", "rejected", timeout=LIVE_MS)
+    expect(result.locator("li[data-reason=replay]")).to_contain_text("ถูกใช้ไปแล้ว")
+    page.click(".lang-toggle [data-lang=en]")
+    expect(result.locator("li[data-reason=replay]")).to_contain_text("already used")
+    expect(result).to_contain_text("Rejected")
+    rejected = dashboard.locator("#checkin-feed li[data-status=rejected]")
+    expect(rejected).to_have_count(1, timeout=LIVE_MS)
+    expect(rejected.locator("li[data-reason=replay]")).to_have_count(1)
+    expect(dashboard.locator(".sz-checkin-marker")).to_have_count(2)
+    screenshot(page, "officer-app.png")
+
+    rows = api_get(base, token_for("operator"), "/api/v1/patrol/checkins")
+    assert [(r["status"], r["reasons"]) for r in rows] == [
+        ("rejected", ["replay"]),
+        ("accepted", []),
+    ]
+    assert all(r["device_id"] == DEVICE and r["accuracy_m"] == 6 for r in rows)
+    assert not errors, errors
+    assert not dash_errors, dash_errors
+    context.close()
+    control.close()
+
+
+def test_a_scan_taken_offline_is_sent_with_its_own_time_when_back_online(
+    live_server: LiveServer, browser: Any, token_for: Callable[[str], str], db: Any
+) -> None:
+    base = live_server.url
+    code = prepare(base, token_for, db)
+    context, page, errors = officer_page(browser, base)
+    # The service worker keeps the app shell, so the app reopens offline.
+    deadline = time.monotonic() + LIVE_MS / 1000
+    while not page.evaluate("navigator.serviceWorker.controller !== null"):
+        assert time.monotonic() < deadline, "the service worker never took control"
+        page.wait_for_timeout(100)
+    assert page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)") == f"{base}/officer"
+
+    context.set_offline(True)
+    expect(page.locator("#net-state")).to_have_attribute("data-state", "offline")
+    before = datetime.now(UTC)
+    type_code(page, code)
+    expect(page.locator("#scan-result")).to_have_attribute("data-status", "queued")
+    expect(page.locator("#queue-count")).to_have_text("1")
+    assert api_get(base, token_for("officer"), "/api/v1/patrol/checkins") == []
+
+    page.reload()
+    expect(page.locator("#queue-list li")).to_have_count(1)
+    expect(page.locator("#queue-list")).to_contain_text(CHECKPOINT)
+    page.wait_for_timeout(1500)
+    back_online = datetime.now(UTC)
+    context.set_offline(False)
+
+    expect(page.locator("#queue-section")).to_be_hidden(timeout=LIVE_MS)
+    expect(page.locator("#scan-result")).to_have_attribute("data-status", "accepted")
+    expect(page.locator("#checkin-list li[data-status=accepted]")).to_have_count(1)
+    rows = api_get(base, token_for("officer"), "/api/v1/patrol/checkins")
+    assert len(rows) == 1 and rows[0]["status"] == "accepted", rows
+    scanned = datetime.fromisoformat(rows[0]["scanned_at"]).replace(tzinfo=UTC)
+    received = datetime.fromisoformat(rows[0]["received_at"]).replace(tzinfo=UTC)
+    # Judged by when it was scanned, not when it arrived.
+    assert before <= scanned < back_online <= received, (before, scanned, back_online, received)
+    assert page.evaluate("localStorage.getItem('sz_officer_queue')") == "[]"
+    assert not errors, errors
+    context.close()
