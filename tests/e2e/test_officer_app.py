@@ -5,9 +5,11 @@ online. The camera cannot be emulated: the tests type the code (the manual path)
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +19,8 @@ from safezone.patrol import service as patrol_service
 from safezone.zones import service as zones_service
 from tests.conftest import INSIDE, LiveServer
 from tests.e2e.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     DESKTOP,
     LIVE_MS,
     api_post,
@@ -58,7 +62,9 @@ def prepare(base: str, token_for: Callable[[str], str], db: Any) -> str:
         return patrol_service.printed_code(session, checkpoint=checkpoint, actor="test")
 
 
-def officer_page(browser: Any, base: str) -> tuple[Any, Any, list[str]]:
+def officer_page(
+    browser: Any, base: str, *, permissions: tuple[str, ...] | list[str] = ()
+) -> tuple[Any, Any, list[str]]:
     """A 360x740 phone standing at the checkpoint, signed in to the officer app, with its
     device id saved and the shift started."""
     context = browser.new_context(
@@ -66,7 +72,7 @@ def officer_page(browser: Any, base: str) -> tuple[Any, Any, list[str]]:
         is_mobile=True,
         has_touch=True,
         geolocation={"latitude": INSIDE[0], "longitude": INSIDE[1], "accuracy": 6},
-        permissions=["geolocation"],
+        permissions=["geolocation", *permissions],
     )
     page = context.new_page()
     errors = watch_errors(page)
@@ -184,3 +190,60 @@ def test_a_scan_taken_offline_is_sent_with_its_own_time_when_back_online(
     assert page.evaluate("localStorage.getItem('sz_officer_queue')") == "[]"
     assert not errors, errors
     context.close()
+
+
+def qr_video(path: Path, text: str) -> Path:
+    """A Y4M clip of a white frame with the QR code of `text`: Chromium's fake camera."""
+    import numpy as np
+    import segno
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=7, border=4)
+    code = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    frame = Image.new("RGB", (640, 480), (235, 235, 235))
+    frame.paste(code, ((640 - code.width) // 2, (480 - code.height) // 2))
+    y, cb, cr = (np.asarray(c, dtype=np.uint8) for c in frame.convert("YCbCr").split())
+    planes = [y, cb[::2, ::2], cr[::2, ::2]]
+    with path.open("wb") as out:
+        out.write(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
+        for _ in range(10):
+            out.write(b"FRAME\n")
+            for plane in planes:
+                out.write(np.ascontiguousarray(plane).tobytes())
+    return path
+
+
+def test_the_camera_reads_the_printed_code(
+    live_server: LiveServer, token_for: Callable[[str], str], db: Any, tmp_path: Path
+) -> None:
+    """Chromium's fake camera shows the poster's QR code; the app decodes it in the page
+    (jsQR: headless Chromium on Linux has no BarcodeDetector) and checks in."""
+    from playwright.sync_api import sync_playwright
+
+    base = live_server.url
+    code = prepare(base, token_for, db)
+    video = qr_video(tmp_path / "qr.y4m", code)
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            context, page, errors = officer_page(browser, base, permissions=["camera"])
+            page.click("#scan-camera")
+            result = page.locator("#scan-result")
+            expect(result).to_have_attribute("data-status", "accepted", timeout=LIVE_MS)
+            expect(result).to_contain_text(CHECKPOINT)
+            # The camera is closed once a code is read.
+            expect(page.locator("#scan-view")).to_be_hidden()
+            assert page.evaluate("SZ.scanner.running()") is False
+            assert not errors, errors
+            context.close()
+        finally:
+            browser.close()
+    rows = api_get(base, token_for("officer"), "/api/v1/patrol/checkins")
+    assert [r["status"] for r in rows] == ["accepted"]
