@@ -247,3 +247,54 @@ def test_the_camera_reads_the_printed_code(
             browser.close()
     rows = api_get(base, token_for("officer"), "/api/v1/patrol/checkins")
     assert [r["status"] for r in rows] == ["accepted"]
+
+
+def test_the_officer_reports_location_and_works_an_assignment_from_the_app(
+    live_server: LiveServer, browser: Any, token_for: Callable[[str], str], db: Any
+) -> None:
+    base = live_server.url
+    prepare(base, token_for, db)
+    officer_id = api_get(base, token_for("officer"), "/api/v1/auth/me")["user_id"]
+    api_post(base, token_for("admin"), "/api/v1/units", {
+        "id": "UNIT-E2E-1", "callsign": "มุก 21", "kind": "motorbike", "status": "available",
+        "officer_user_id": officer_id,
+    })  # fmt: skip
+    incident = api_post(base, token_for("commander"), "/api/v1/incidents", {
+        "category": "theft", "priority": "high", "title": "กระเป๋าถูกขโมยหน้าตลาด",
+        "description": "ผู้เสียหายรออยู่หน้าร้านทอง", "lat": INSIDE[0] + 0.001, "lon": INSIDE[1],
+    })  # fmt: skip
+
+    context, page, errors = officer_page(browser, base)
+    expect(page.locator("#unit-state")).to_contain_text("มุก 21")
+    # On shift, the unit's position follows the phone.
+    deadline = time.monotonic() + LIVE_MS / 1000
+    while True:
+        units = api_get(base, token_for("operator"), "/api/v1/units")
+        unit = next(u for u in units if u["id"] == "UNIT-E2E-1")
+        if unit["lat"] is not None:
+            break
+        assert time.monotonic() < deadline, "the app never reported the unit's location"
+        time.sleep(0.2)
+    assert (round(unit["lat"], 6), round(unit["lon"], 6), unit["accuracy_m"]) == (*INSIDE, 6)
+
+    expect(page.locator("#assignment-empty")).to_be_visible()
+    assignment = api_post(base, token_for("operator"), "/api/v1/dispatch/assignments", {
+        "incident_id": incident["id"], "unit_id": "UNIT-E2E-1",
+    })  # fmt: skip
+    page.reload()
+    item = page.locator(f"#assignment-list li[data-assignment-id='{assignment['id']}']")
+    expect(item).to_have_attribute("data-status", "assigned")
+    expect(item).to_contain_text("กระเป๋าถูกขโมยหน้าตลาด")
+    for step in ("acknowledged", "en_route", "on_scene"):
+        item.locator(f"button[data-step={step}]").click()
+        expect(item).to_have_attribute("data-status", step)
+    expect(item.locator("button[data-step=resolved]")).to_be_visible()
+    expect(page.locator("#unit-state")).to_contain_text("ถึงที่เกิดเหตุ")
+
+    path = f"/api/v1/dispatch/assignments/{assignment['id']}"
+    recorded = api_get(base, token_for("operator"), path)
+    assert recorded["status"] == "on_scene"
+    assert recorded["acknowledged_by"] and "officer" in recorded["acknowledged_by"]
+    assert recorded["acknowledged_at"] and recorded["en_route_at"] and recorded["on_scene_at"]
+    assert not errors, errors
+    context.close()

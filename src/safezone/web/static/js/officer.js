@@ -27,6 +27,7 @@
   const DEVICE_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{3,127}$/;
   const FIX_FRESH_MS = 15000;
   const FIX_TIMEOUT_MS = 20000;
+  const LOCATION_STALE_MS = 120000;
   const NEXT_STEPS = {
     assigned: ["acknowledged"],
     acknowledged: ["en_route", "on_scene"],
@@ -226,6 +227,8 @@
       return;
     }
     renderUnit();
+    // A phone standing still may not report a new fix for a while: send the last one.
+    sendLocation();
   }
 
   function renderUnit() {
@@ -294,6 +297,7 @@
     const unit = state.unit;
     const fix = state.fix;
     if (!state.shift || !unit || !fix || !navigator.onLine) return;
+    if (Date.now() - fix.at > LOCATION_STALE_MS) return;
     if (Date.now() - state.lastLocationAt < state.locationEveryMs) return;
     state.lastLocationAt = Date.now();
     try {
