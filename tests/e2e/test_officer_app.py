@@ -155,6 +155,7 @@ def test_a_scan_taken_offline_is_sent_with_its_own_time_when_back_online(
 ) -> None:
     base = live_server.url
     code = prepare(base, token_for, db)
+    officer_id = api_get(base, token_for("officer"), "/api/v1/auth/me")["user_id"]
     context, page, errors = officer_page(browser, base)
     # The service worker keeps the app shell, so the app reopens offline.
     deadline = time.monotonic() + LIVE_MS / 1000
@@ -174,6 +175,15 @@ def test_a_scan_taken_offline_is_sent_with_its_own_time_when_back_online(
     page.reload()
     expect(page.locator("#queue-list li")).to_have_count(1)
     expect(page.locator("#queue-list")).to_contain_text(CHECKPOINT)
+    # A scan another officer left queued on this phone is never sent in this session.
+    foreign = {**page.evaluate("JSON.parse(localStorage.getItem('sz_officer_queue'))[0]")}
+    assert foreign["owner"] == officer_id and foreign["body"]["qr"] == code
+    foreign.update(id="f" * 32, owner=officer_id + 1000)
+    page.evaluate(
+        "(item) => localStorage.setItem('sz_officer_queue', JSON.stringify("
+        "JSON.parse(localStorage.getItem('sz_officer_queue')).concat([item])))",
+        foreign,
+    )
     page.wait_for_timeout(1500)
     back_online = datetime.now(UTC)
     context.set_offline(False)
@@ -187,7 +197,8 @@ def test_a_scan_taken_offline_is_sent_with_its_own_time_when_back_online(
     received = datetime.fromisoformat(rows[0]["received_at"]).replace(tzinfo=UTC)
     # Judged by when it was scanned, not when it arrived.
     assert before <= scanned < back_online <= received, (before, scanned, back_online, received)
-    assert page.evaluate("localStorage.getItem('sz_officer_queue')") == "[]"
+    left = page.evaluate("JSON.parse(localStorage.getItem('sz_officer_queue'))")
+    assert [i["owner"] for i in left] == [officer_id + 1000]
     assert not errors, errors
     context.close()
 

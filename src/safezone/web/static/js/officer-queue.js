@@ -13,6 +13,10 @@
  * - any other 4xx (the scan itself is malformed and never will be accepted): taken out
  *   and reported as failed, with the server's message.
  *
+ * Each scan is kept with the officer who took it (`owner`, the user id) and is only ever
+ * sent in that officer's session: on a shared phone, officer B signing in never sends
+ * officer A's scans as B's.
+ *
  * Only one tab sends at a time (Web Locks where present), so a scan is not sent twice
  * by two open tabs (the second copy would be judged a replay).
  */
@@ -49,16 +53,17 @@
     }
   }
 
-  /** Scans waiting to be sent, oldest first: [{id, body, queued_at, last_error}]. */
-  function list() {
-    return read();
+  /** `owner`'s scans waiting to be sent, oldest first:
+   * [{id, owner, body, queued_at, last_error}]. */
+  function list(owner) {
+    return read().filter((i) => i.owner === owner);
   }
 
-  /** Keep a scan to send later. `body` is the check-in exactly as it would be sent. */
-  function add(body, reason) {
+  /** Keep `owner`'s scan to send later. `body` is the check-in exactly as it would be sent. */
+  function add(owner, body, reason) {
     const items = read();
     if (items.length >= KEEP_MAX) throw new Error("the offline queue is full");
-    const item = { id: SZ.randomId(), body, queued_at: new Date().toISOString(), last_error: reason || null };
+    const item = { id: SZ.randomId(), owner, body, queued_at: new Date().toISOString(), last_error: reason || null };
     items.push(item);
     write(items);
     return item;
@@ -77,9 +82,9 @@
     return err.status === 0 || err.status === 401 || err.status === 429 || err.status >= 500;
   }
 
-  async function sendAll(onResult) {
+  async function sendAll(owner, onResult) {
     const summary = { sent: 0, failed: 0, pending: 0, stoppedBy: null };
-    for (const item of read()) {
+    for (const item of list(owner)) {
       try {
         const result = await SZ.api(CHECKIN_URL, { method: "POST", json: item.body });
         remove(item.id);
@@ -97,18 +102,19 @@
         onResult({ item, result: null, error: err });
       }
     }
-    summary.pending = read().length;
+    summary.pending = list(owner).length;
     return summary;
   }
 
   let running = null;
 
-  /** Send what is waiting. `onResult({item, result, error})` is called for each scan
-   * that leaves the queue. Resolves to {sent, failed, pending, stoppedBy}. */
-  function flush(onResult) {
+  /** Send `owner`'s waiting scans (the signed-in officer's). `onResult({item, result,
+   * error})` is called for each scan that leaves the queue. Resolves to {sent, failed,
+   * pending, stoppedBy}. */
+  function flush(owner, onResult) {
     const report = onResult || (() => undefined);
     if (running) return running;
-    const work = () => sendAll(report);
+    const work = () => sendAll(owner, report);
     running = (navigator.locks && navigator.locks.request ? navigator.locks.request(LOCK, work) : work()).finally(() => {
       running = null;
     });

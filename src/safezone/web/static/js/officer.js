@@ -138,7 +138,7 @@
   }
 
   function renderQueue() {
-    const items = SZ.officerQueue.list();
+    const items = SZ.officerQueue.list(state.userId);
     dom.queueSection.hidden = items.length === 0;
     dom.queueCount.textContent = String(items.length);
     dom.queueBadge.textContent = String(items.length);
@@ -156,9 +156,9 @@
   }
 
   async function flushQueue() {
-    if (!SZ.officerQueue.list().length || !navigator.onLine) return;
+    if (!SZ.officerQueue.list(state.userId).length || !navigator.onLine) return;
     let last = null;
-    const summary = await SZ.officerQueue.flush((outcome) => {
+    const summary = await SZ.officerQueue.flush(state.userId, (outcome) => {
       last = outcome;
     });
     renderQueue();
@@ -462,7 +462,7 @@
 
   function queue(body, reason) {
     try {
-      SZ.officerQueue.add(body, reason);
+      SZ.officerQueue.add(state.userId, body, reason);
     } catch (err) {
       showMessage("off.queue.full");
       return;
