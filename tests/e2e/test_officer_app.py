@@ -63,7 +63,11 @@ def prepare(base: str, token_for: Callable[[str], str], db: Any) -> str:
 
 
 def officer_page(
-    browser: Any, base: str, *, permissions: tuple[str, ...] | list[str] = ()
+    browser: Any,
+    base: str,
+    *,
+    permissions: tuple[str, ...] | list[str] = (),
+    service_workers: str = "allow",
 ) -> tuple[Any, Any, list[str]]:
     """A 360x740 phone standing at the checkpoint, signed in to the officer app, with its
     device id saved and the shift started."""
@@ -73,6 +77,7 @@ def officer_page(
         has_touch=True,
         geolocation={"latitude": INSIDE[0], "longitude": INSIDE[1], "accuracy": 6},
         permissions=["geolocation", *permissions],
+        service_workers=service_workers,
     )
     page = context.new_page()
     errors = watch_errors(page)
@@ -307,5 +312,40 @@ def test_the_officer_reports_location_and_works_an_assignment_from_the_app(
     assert recorded["status"] == "on_scene"
     assert recorded["acknowledged_by"] and "officer" in recorded["acknowledged_by"]
     assert recorded["acknowledged_at"] and recorded["en_route_at"] and recorded["on_scene_at"]
+    assert not errors, errors
+    context.close()
+
+
+def test_a_lost_answer_is_retried_from_the_queue_and_shown_as_the_first_verdict(
+    live_server: LiveServer, browser: Any, token_for: Callable[[str], str], db: Any
+) -> None:
+    base = live_server.url
+    code = prepare(base, token_for, db)
+    # Block the service worker so that page.route sees the app's own requests.
+    context, page, errors = officer_page(browser, base, service_workers="block")
+    lost: list[int] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        if route.request.method == "POST" and not lost:
+            response = route.fetch()  # the server judges and stores it...
+            lost.append(response.status)
+            route.abort("connectionreset")  # ...but the phone never hears back
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/patrol/checkins", lose_the_first_answer)
+    type_code(page, code)
+    expect(page.locator("#scan-result")).to_have_attribute("data-status", "queued")
+    assert lost == [201]
+    expect(page.locator("#queue-count")).to_have_text("1")
+
+    page.click("#queue-sync")
+    result = page.locator("#scan-result")
+    expect(result).to_have_attribute("data-status", "accepted", timeout=LIVE_MS)
+    expect(result.locator("[data-duplicate]")).to_be_visible()
+    expect(page.locator("#queue-section")).to_be_hidden()
+    rows = api_get(base, token_for("officer"), "/api/v1/patrol/checkins")
+    verdicts = [(r["status"], r["reasons"]) for r in rows]
+    assert verdicts == [("rejected", ["replay"]), ("accepted", [])]
     assert not errors, errors
     context.close()

@@ -163,11 +163,40 @@
     });
     renderQueue();
     if (last) {
-      if (last.result) showResult(last.result, { synced: true, scannedAt: last.item.body.scanned_at });
-      else showFailure(last.error);
+      if (last.result) {
+        const original = await earlierCopy(last.item.body, last.result);
+        showResult(original || last.result, { synced: true, scannedAt: last.item.body.scanned_at, duplicate: Boolean(original) });
+      } else {
+        showFailure(last.error);
+      }
     }
     if (summary.stoppedBy && summary.stoppedBy.status === 401) showSignIn();
     if (summary.sent || summary.failed) loadCheckins();
+  }
+
+  /**
+   * A queued scan whose first send did reach the server (only the answer was lost) comes
+   * back from the retry as a replay of itself. The earlier copy (same code, place and
+   * scan time) is the real verdict: find it in my check-ins.
+   */
+  async function earlierCopy(body, result) {
+    if (result.status !== "rejected" || result.reasons.join() !== "replay" || !result.checkpoint_id) return null;
+    let rows;
+    try {
+      rows = await api("/api/v1/patrol/checkins?limit=50&checkpoint_id=" + encodeURIComponent(result.checkpoint_id));
+    } catch (err) {
+      return null;
+    }
+    const at = SZ.i18n.parseTime(body.scanned_at).getTime();
+    const same = (row) =>
+      row.id !== result.id &&
+      row.status !== "rejected" &&
+      row.device_id === body.device_id &&
+      row.lat === body.lat &&
+      row.lon === body.lon &&
+      Math.abs(SZ.i18n.parseTime(row.scanned_at).getTime() - at) < 1;
+    const row = rows.find(same);
+    return row ? { id: row.id, status: row.status, reasons: row.reasons, checkpoint_id: row.checkpoint_id, mode: row.mode, distance_m: row.distance_m } : null;
   }
 
   function showSignIn() {
@@ -513,6 +542,7 @@
         result.distance_m !== null && result.distance_m !== undefined ? [" · ", t("off.distance", { m: Math.round(result.distance_m) })] : null,
         extra.synced ? [" · ", tr("off.queue.synced"), " ", time(extra.scannedAt, "short")] : null
       ),
+      extra.duplicate ? h("p", { class: "small", dataset: { duplicate: "1" }, i18n: "off.queue.duplicate" }) : null,
       reasonList(result.reasons || [])
     );
   }
