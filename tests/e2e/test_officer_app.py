@@ -123,6 +123,8 @@ def test_checkin_reaches_the_dashboard_live_and_a_replay_is_refused(
     expect(result).to_contain_text("ผ่าน")
     expect(result).to_contain_text(CHECKPOINT)
     expect(page.locator("#checkin-list li[data-status=accepted]")).to_have_count(1)
+    result.scroll_into_view_if_needed()
+    screenshot(page, "officer-app.png")
 
     # Live on the operator's dashboard: the list and a marker where the officer stood.
     feed = dashboard.locator("#checkin-feed li[data-status=accepted]")
@@ -141,7 +143,6 @@ def test_checkin_reaches_the_dashboard_live_and_a_replay_is_refused(
     expect(rejected).to_have_count(1, timeout=LIVE_MS)
     expect(rejected.locator("li[data-reason=replay]")).to_have_count(1)
     expect(dashboard.locator(".sz-checkin-marker")).to_have_count(2)
-    screenshot(page, "officer-app.png")
 
     rows = api_get(base, token_for("operator"), "/api/v1/patrol/checkins")
     assert [(r["status"], r["reasons"]) for r in rows] == [

@@ -119,6 +119,11 @@
     el.textContent = t(key, params);
   }
 
+  /** A translated span with {name} parameters that follows language changes. */
+  function trp(key, params) {
+    return h("span", { "data-i18n": key, "data-i18n-params": JSON.stringify(params), text: t(key, params) });
+  }
+
   function showProblem(el, err) {
     el.textContent = err && err.message ? err.message : t("common.network_error");
     el.hidden = false;
@@ -149,7 +154,7 @@
           "li",
           { class: "item", dataset: { queueId: item.id } },
           h("div", { class: "item-head" }, h("strong", { text: codeCheckpoint(item.body.qr) }), time(item.body.scanned_at, "short")),
-          h("div", { class: "item-meta" }, tr("off.queue.waiting"), " · ", t("off.gps.accuracy", { m: Math.round(item.body.accuracy_m) }))
+          h("div", { class: "item-meta" }, tr("off.queue.waiting"), " · ", trp("off.gps.accuracy", { m: Math.round(item.body.accuracy_m) }))
         )
       )
     );
@@ -226,8 +231,12 @@
     if (shift === undefined) return;
     dom.shiftState.dataset.state = shift ? "on" : "off";
     dom.shiftState.replaceChildren(
-      shift ? h("span", { class: "chip ok", i18n: "off.shift.on" }) : h("span", { class: "chip", i18n: "off.shift.off" }),
-      shift ? [" ", tr("off.shift.since"), " ", time(shift.started_at, "short")] : null
+      h(
+        "span",
+        {},
+        shift ? h("span", { class: "chip ok", i18n: "off.shift.on" }) : h("span", { class: "chip", i18n: "off.shift.off" }),
+        shift ? [" ", tr("off.shift.since"), " ", time(shift.started_at, "short")] : null
+      )
     );
     dom.shiftStart.hidden = Boolean(shift);
     dom.shiftEnd.hidden = !shift;
@@ -267,11 +276,15 @@
       return;
     }
     dom.unitState.replaceChildren(
-      tr("off.unit.label"), " ",
+      h(
+        "span",
+        {},
+        tr("off.unit.label"), " ",
       h("strong", { text: unit.callsign }), " · ",
       tr("unit.kind." + unit.kind), " · ",
       tr("unit.status." + unit.status),
-      state.lastLocationAt ? [" · ", tr("off.unit.location_sent"), " ", time(new Date(state.lastLocationAt).toISOString(), "short")] : null
+        state.lastLocationAt ? [" · ", tr("off.unit.location_sent"), " ", time(new Date(state.lastLocationAt).toISOString(), "short")] : null
+      )
     );
   }
 
@@ -539,11 +552,11 @@
         "p",
         { class: "muted small" },
         result.checkpoint_id ? h("strong", { text: result.checkpoint_id }) : null,
-        result.distance_m !== null && result.distance_m !== undefined ? [" · ", t("off.distance", { m: Math.round(result.distance_m) })] : null,
+        result.distance_m !== null && result.distance_m !== undefined ? [" · ", trp("off.distance", { m: Math.round(result.distance_m) })] : null,
         extra.synced ? [" · ", tr("off.queue.synced"), " ", time(extra.scannedAt, "short")] : null
       ),
-      extra.duplicate ? h("p", { class: "small", dataset: { duplicate: "1" }, i18n: "off.queue.duplicate" }) : null,
-      reasonList(result.reasons || [])
+      extra.duplicate ? h("p", { class: "small", dataset: { duplicate: "1" }, i18n: "off.queue.duplicate" }) : "",
+      reasonList(result.reasons || []) || ""
     );
   }
 
