@@ -68,13 +68,15 @@ def officer_page(
     *,
     permissions: tuple[str, ...] | list[str] = (),
     service_workers: str = "allow",
+    viewport: dict[str, int] = PHONE_360,
 ) -> tuple[Any, Any, list[str]]:
-    """A 360x740 phone standing at the checkpoint, signed in to the officer app, with its
-    device id saved and the shift started."""
+    """A phone (360x740 unless told) standing at the checkpoint, signed in to the officer
+    app, with its device id saved and the shift started."""
+    phone = viewport["width"] < 600
     context = browser.new_context(
-        viewport=PHONE_360,
-        is_mobile=True,
-        has_touch=True,
+        viewport=viewport,
+        is_mobile=phone,
+        has_touch=phone,
         geolocation={"latitude": INSIDE[0], "longitude": INSIDE[1], "accuracy": 6},
         permissions=["geolocation", *permissions],
         service_workers=service_workers,
@@ -91,8 +93,8 @@ def officer_page(
     page.click("#shift-start")
     expect(page.locator("#shift-state")).to_have_attribute("data-state", "on")
     expect(page.locator("#gps-state")).to_have_attribute("data-state", "fix", timeout=LIVE_MS)
-    # Nothing sticks out sideways on a small phone.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_360["width"]
+    # Nothing sticks out sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     return context, page, errors
 
 
@@ -281,7 +283,8 @@ def test_the_officer_reports_location_and_works_an_assignment_from_the_app(
         "description": "ผู้เสียหายรออยู่หน้าร้านทอง", "lat": INSIDE[0] + 0.001, "lon": INSIDE[1],
     })  # fmt: skip
 
-    context, page, errors = officer_page(browser, base)
+    # A desktop browser this time: the app works there too.
+    context, page, errors = officer_page(browser, base, viewport=DESKTOP)
     expect(page.locator("#unit-state")).to_contain_text("มุก 21")
     # On shift, the unit's position follows the phone.
     deadline = time.monotonic() + LIVE_MS / 1000
