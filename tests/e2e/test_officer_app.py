@@ -181,6 +181,7 @@ def test_a_scan_taken_offline_is_sent_with_its_own_time_when_back_online(
     assert api_get(base, token_for("officer"), "/api/v1/patrol/checkins") == []
 
     page.reload()
+    expect(page.locator("#shift-state")).to_contain_text("ออฟไลน์")
     expect(page.locator("#queue-list li")).to_have_count(1)
     expect(page.locator("#queue-list")).to_contain_text(CHECKPOINT)
     # A scan another officer left queued on this phone is never sent in this session.

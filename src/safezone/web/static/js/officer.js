@@ -93,6 +93,7 @@
     renderQueue();
     renderDevice();
     renderGps();
+    if (!navigator.onLine) setText(dom.shiftState, "off.shift.offline");
     refresh().then(flushQueue);
     setInterval(() => {
       refresh();
