@@ -275,3 +275,40 @@ def service_worker(principal: Anyone) -> Response:
         media_type="text/javascript",
         headers={"Service-Worker-Allowed": SW_SCOPE, "Cache-Control": "no-cache"},
     )
+
+
+# --- the officer app (issue 4): its own PWA scope, /officer ----------------------------
+
+OFFICER_SCOPE = "/officer"
+OFFICER_ONLY: tuple[Role, ...] = ("officer",)
+
+
+@router.get("/officer")
+@router.get("/officer/")
+def officer_app(request: Request, principal: Anyone) -> Response:
+    """Patrol on a phone: shift, checkpoint scans (with an offline queue), assignments."""
+    denied = gate(request, principal, OFFICER_ONLY)
+    if denied is not None:
+        return denied
+    return render(request, principal, "officer.html")
+
+
+@router.get("/officer/manifest.webmanifest")
+def officer_manifest(principal: Anyone) -> Response:
+    body = (STATIC_DIR / "officer.webmanifest").read_bytes()
+    return Response(
+        body,
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/officer/sw.js")
+def officer_service_worker(principal: Anyone) -> Response:
+    """The officer app's own service worker, scope /officer (the citizen one keeps /app)."""
+    source = (STATIC_DIR / "js" / "officer-sw.js").read_text(encoding="utf-8")
+    return Response(
+        source.replace("__SZ_VERSION__", asset_version()),
+        media_type="text/javascript",
+        headers={"Service-Worker-Allowed": OFFICER_SCOPE, "Cache-Control": "no-cache"},
+    )
