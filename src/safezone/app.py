@@ -32,6 +32,8 @@ from safezone.core.permissions import Principal, policy_of, public
 from safezone.core.scheduler import Scheduler
 from safezone.dispatch import jobs as dispatch_jobs
 from safezone.dispatch.router import router as dispatch_router
+from safezone.housewatch import jobs as housewatch_jobs
+from safezone.housewatch.router import router as housewatch_router
 from safezone.incidents.router import router as incidents_router
 from safezone.patrol import service as patrol_service
 from safezone.patrol.router import patrol_router as patrol_checkins_router
@@ -84,6 +86,7 @@ ROUTERS = (
     patrol_router,
     patrol_checkins_router,
     dispatch_router,
+    housewatch_router,
     audit_router,
     realtime_router,
     web_router,
@@ -204,6 +207,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     scheduler = Scheduler(db)
     sos_jobs.schedule(scheduler, settings)
     dispatch_jobs.schedule(scheduler, settings)
+    housewatch_jobs.schedule(scheduler, settings)
     gateway = (
         MqttGateway(
             db,
@@ -220,6 +224,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         app.state.stream_hub = StreamHub(bus)
         db.commit_listeners.append(app.state.stream_hub.nudge)
         workers = sos_jobs.SosWorkers(db, settings, bus)
+        housewatch_workers = housewatch_jobs.HouseWatchWorkers(db, settings, bus)
         relay.start()
         scheduler.start()
         if gateway is not None:
@@ -232,6 +237,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             await scheduler.stop()
             await relay.stop()
             await workers.stop()
+            await housewatch_workers.stop()
             app.state.stream_hub.close()
             db.commit_listeners.remove(app.state.stream_hub.nudge)
             await bus.close()
