@@ -41,6 +41,7 @@ templates.env.filters["script_json"] = script_json
 
 Anyone = Annotated[Principal | None, public()]
 ADMIN_ONLY: tuple[Role, ...] = ("admin",)
+COMMAND_ONLY: tuple[Role, ...] = ("commander", "admin")
 SW_SCOPE = "/app"
 ONE_YEAR_S = 365 * 24 * 3600
 
@@ -218,6 +219,12 @@ def dashboard(request: Request, principal: Anyone) -> Response:
 @router.get("/admin")
 def admin(request: Request, principal: Anyone) -> Response:
     return _map_page(request, principal, ADMIN_ONLY, "admin.html")
+
+
+@router.get("/command/patrol")
+def patrol_compliance_page(request: Request, principal: Anyone) -> Response:
+    """The commander's map: a plan's checkpoints visited and missed in a shift."""
+    return _map_page(request, principal, COMMAND_ONLY, "patrol.html")
 
 
 @router.get("/app")
