@@ -155,9 +155,15 @@ def test_approval_makes_the_house_a_temporary_checkpoint_on_the_plans(hw, db):
 
 
 def test_approval_rules(hw, db):
-    hw.day_plan()
+    plan = hw.day_plan()
     req = hw.request()
-    assert hw.approve(req["id"], plan_ids=[999]).status_code == 404
+    hw.client.patch(
+        f"{V1}/patrol/plans/{plan['id']}", headers=hw.auth("commander"), json={"active": False}
+    )
+    inactive = hw.approve(req["id"], plan_ids=[plan["id"]])
+    assert inactive.status_code == 409 and inactive.json()["error"]["field"] == "plan_ids"
+    missing = hw.approve(req["id"], plan_ids=[999])
+    assert missing.status_code == 404 and missing.json()["error"]["field"] == "plan_ids"
     assert hw.approve(req["id"], target_visits=0).json()["error"]["field"] == "target_visits"
     with db.reader() as session:
         # A refused approval left nothing behind.
@@ -264,6 +270,8 @@ def test_summary_after_the_last_day_closes_the_watch(hw, officer, db, settings):
     assert summary["data"]["days_visited"] == 1
     assert summary["data"]["per_day"][hw.today.isoformat()] == 1
     assert "รวม 1 ครั้ง" in summary["text_th"]
+    # Thai readers get Buddhist-era years.
+    assert f"/{hw.today.year + 543}" in summary["text_th"]
     with db.reader() as session:
         cp = zones_service.find_asset(
             session, kind=zones_service.KINDS["checkpoint"], asset_id=checkpoint_id

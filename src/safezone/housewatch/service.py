@@ -55,6 +55,11 @@ def channels_for(settings: Settings) -> list[Channel]:
     return found
 
 
+def thai_date(day: date) -> str:
+    """A date as Thai readers write it: day/month/Buddhist-era year (2026 -> 2569)."""
+    return f"{day.day}/{day.month}/{day.year + 543}"
+
+
 def local_today(settings: Settings, now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(ZoneInfo(settings.local_timezone)).date()
 
@@ -247,6 +252,16 @@ def approve(
         )
     if row.ends_on < today:
         raise Conflict("The request's dates have passed; decline it instead.", field="ends_on")
+    if data.plan_ids is not None:
+        for plan_id in data.plan_ids:
+            try:
+                plan = plan_service.get_plan(session, plan_id=plan_id, station_id=row.station_id)
+            except NotFound:
+                raise NotFound(
+                    f"No patrol plan {plan_id} at the station.", field="plan_ids"
+                ) from None
+            if not plan.active:
+                raise Conflict(f"Patrol plan {plan_id} is not active.", field="plan_ids")
     checkpoint = zones_service.create_asset(
         session,
         kind=zones_service.KINDS["checkpoint"],
@@ -300,8 +315,8 @@ def approve(
         kind="approved",
         titles=("รับฝากบ้านแล้ว", "House-watch approved"),
         texts=(
-            f"สถานีรับฝากบ้าน {row.address} วันที่ {row.starts_on:%d/%m/%Y} ถึง "
-            f"{row.ends_on:%d/%m/%Y} แล้ว สายตรวจจะแวะตรวจและสแกนคิวอาร์โค้ดที่บ้านของท่าน "
+            f"สถานีรับฝากบ้าน {row.address} วันที่ {thai_date(row.starts_on)} ถึง "
+            f"{thai_date(row.ends_on)} แล้ว สายตรวจจะแวะตรวจและสแกนคิวอาร์โค้ดที่บ้านของท่าน "
             "กรุณาพิมพ์คิวอาร์โค้ดจากหน้าคำขอและติดไว้ที่ประตูหน้าบ้านก่อนออกเดินทาง",
             f"The station will watch {row.address} from {row.starts_on.isoformat()} to "
             f"{row.ends_on.isoformat()}. Patrols will scan a QR code at your house: print it "
@@ -456,7 +471,8 @@ def _tell_visits(
             kind="visit",
             titles=("สายตรวจมาตรวจบ้านของท่าน", "A patrol visited your house"),
             texts=(
-                f"เจ้าหน้าที่สายตรวจตรวจบ้าน {row.address} เมื่อ {local:%d/%m/%Y %H:%M} น.",
+                f"เจ้าหน้าที่สายตรวจตรวจบ้าน {row.address} เมื่อ {thai_date(local.date())} "
+                f"เวลา {local:%H:%M} น.",
                 f"A patrol officer checked {row.address} at {local:%Y-%m-%d %H:%M}.",
             ),
             data={"scanned_at": checkin.scanned_at.isoformat(), "status": checkin.status},
@@ -524,7 +540,7 @@ def send_summaries(
             kind="summary",
             titles=("สรุปการฝากบ้าน", "House-watch summary"),
             texts=(
-                f"ระหว่างวันที่ {row.starts_on:%d/%m/%Y} ถึง {row.ends_on:%d/%m/%Y} "
+                f"ระหว่างวันที่ {thai_date(row.starts_on)} ถึง {thai_date(row.ends_on)} "
                 f"สายตรวจตรวจบ้าน {row.address} รวม {total} ครั้ง "
                 f"ใน {visited_days} จาก {days} วัน ขอบคุณที่ใช้บริการฝากบ้าน",
                 f"From {row.starts_on.isoformat()} to {row.ends_on.isoformat()} patrols "
