@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -113,4 +115,51 @@ def test_citizen_asks_for_house_watch_and_sees_the_decision(
     assert qr.status == 200 and "<svg" in qr.text()
     item.locator("button", has_text="ยกเลิก").click()
     expect(item).to_have_attribute("data-status", "cancelled", timeout=LIVE_MS)
+    assert errors == []
+
+
+def test_operator_approves_a_request_onto_the_plans_at_the_desk(
+    live_server: LiveServer, browser: Any, token_for: Callable[[str], str]
+) -> None:
+    base = live_server.url
+    api_post(
+        base,
+        token_for("admin"),
+        "/api/v1/checkpoints",
+        {"id": "CP-MARKET", "lat": INSIDE[0], "lon": INSIDE[1]},
+    )
+    plan = api_post(
+        base,
+        token_for("commander"),
+        "/api/v1/patrol/plans",
+        plan_body(checkpoints=[{"checkpoint_id": "CP-MARKET"}]),
+    )
+    today = datetime.now(ZoneInfo("Asia/Bangkok")).date()
+    request = api_post(base, token_for("citizen"), "/api/v1/housewatch/requests", {
+        "address": "12 ถนนพิทักษ์พนมเขต", "lat": INSIDE[0] + 0.001, "lon": INSIDE[1],
+        "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=1)).isoformat(),
+        "contact": {"kind": "app", "value": ""},
+    })  # fmt: skip
+
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    errors = watch_errors(page)
+    log_in(page, base, "operator", "/housewatch")
+    row = page.locator(f'#hwdesk-table tr[data-request="{request["id"]}"]')
+    expect(row).to_have_attribute("data-status", "pending", timeout=LIVE_MS)
+    expect(page.locator(f'#hwdesk-map .sz-marker[data-request="{request["id"]}"]')).to_be_visible()
+    row.locator("button").click()
+    form = page.locator("#hwdesk-approve")
+    expect(form.locator("input[name=plan]")).to_have_count(1)
+    # Declining needs a reason: the API's error shows next to the note.
+    form.locator('[data-action="decline"]').click()
+    expect(form.locator(".field:has([name=note]) .field-error")).to_be_visible(timeout=LIVE_MS)
+    form.locator("[name=target_visits]").fill("2")
+    form.locator('[data-action="approve"]').click()
+    expect(form).to_be_hidden(timeout=LIVE_MS)
+    detail = page.request.get(f"{base}/api/v1/housewatch/requests/{request['id']}").json()
+    assert detail["status"] == "approved" and detail["target_visits"] == 2
+    stops = page.request.get(f"{base}/api/v1/patrol/plans/{plan['id']}").json()["checkpoints"]
+    assert [s["checkpoint_id"] for s in stops] == ["CP-MARKET", f"HW-{request['id']}"]
+    page.select_option("#hwdesk-status", "approved")
+    expect(row).to_have_attribute("data-status", "approved", timeout=LIVE_MS)
     assert errors == []

@@ -40,3 +40,15 @@ def test_new_strings_exist_in_thai_and_english(prefix):
     keys = {k for k in th if k.startswith(prefix)}
     assert len(keys) > 10
     assert keys == {k for k in en if k.startswith(prefix)}
+
+
+def test_house_watch_desk_is_for_the_control_room(client, auth):
+    r = client.get("/housewatch", follow_redirects=False)
+    assert r.status_code == 303
+    for role in ("citizen", "officer"):
+        assert client.get("/housewatch", headers=auth(role)).status_code == 403
+    for role in ("operator", "commander", "admin"):
+        html = client.get("/housewatch", headers=auth(role)).text
+        assert 'id="hwdesk-map"' in html and "js/housewatch-desk.js" in html
+        assert 'href="/housewatch"' in html
+    assert 'href="/housewatch"' not in client.get("/dashboard", headers=auth("officer")).text
