@@ -279,3 +279,29 @@ def test_pdf_export_carries_the_figures_in_thai_and_english(known_shift, client,
     assert CHECKPOINT in compact and PIER in compact
     assert "ขาดตรวจ" in compact and "ตรงเวลา" in compact
     assert "2026-11-2008:00" in compact
+
+
+def test_a_new_route_applies_from_today_and_past_reports_keep_theirs(known_shift, client, auth):
+    url = f"{V1}/patrol/plans/{known_shift['id']}"
+    for _ in range(2):  # changing twice in a day leaves one current route
+        r = client.patch(
+            url,
+            headers=auth("commander"),
+            json={"checkpoints": [{"checkpoint_id": PIER, "target_visits": 3}]},
+        )
+        assert r.status_code == 200, r.text
+    assert [(s["checkpoint_id"], s["valid_from"]) for s in r.json()["checkpoints"]] == [
+        (PIER, datetime.now(BANGKOK).date().isoformat())
+    ]
+    past = client.get(f"{url}/compliance", params={"date": DAY}, headers=auth("commander")).json()
+    assert [(c["checkpoint_id"], c["target_visits"]) for c in past["checkpoints"]] == [
+        (CHECKPOINT, 4),
+        (PIER, 1),
+    ]
+    assert past["totals"] == {"on_time": 3, "late": 1, "missed": 1, "pending": 0, "flagged": 1}
+    today = client.get(
+        f"{url}/compliance",
+        params={"date": datetime.now(BANGKOK).date().isoformat()},
+        headers=auth("commander"),
+    ).json()
+    assert [(c["checkpoint_id"], c["target_visits"]) for c in today["checkpoints"]] == [(PIER, 3)]

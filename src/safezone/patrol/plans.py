@@ -57,7 +57,11 @@ def read(session: Session, plan: PatrolPlan) -> PlanRead:
         active=plan.active,
         created_by=plan.created_by,
         created_at=plan.created_at,
-        checkpoints=[PlanStopRead.model_validate(s) for s in _stops(session, plan.id)],
+        checkpoints=[
+            PlanStopRead.model_validate(s)
+            for s in _stops(session, plan.id)
+            if s.valid_to is None or s.valid_to >= local_today(plan)
+        ],
     )
 
 
@@ -94,14 +98,28 @@ def _check_route(session: Session, *, station_id: str, stops: list[PlanStop]) ->
             )
 
 
-def _replace_route(session: Session, plan: PatrolPlan, stops: list[PlanStop]) -> None:
-    """Set the plan's own stops; temporary (house-watch) stops stay, after them."""
+def local_today(plan: PatrolPlan, now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(ZoneInfo(plan.timezone)).date()
+
+
+def _replace_route(
+    session: Session, plan: PatrolPlan, stops: list[PlanStop], *, from_day: date | None
+) -> None:
+    """Set the plan's own stops from ``from_day`` on (None: from the start). Stops that
+    applied to earlier days are kept, ended the day before, so past shifts' reports keep
+    the route they had; house-watch stops stay as they are, after the route."""
+    if from_day is not None and from_day <= plan.valid_from:
+        from_day = None
     temporary = []
     for row in _stops(session, plan.id):
-        if row.housewatch_request_id is None:
+        if row.housewatch_request_id is not None:
+            temporary.append(row)
+        elif row.valid_to is not None and from_day is not None and row.valid_to < from_day:
+            continue  # history
+        elif from_day is None or (row.valid_from is not None and row.valid_from >= from_day):
             session.delete(row)
         else:
-            temporary.append(row)
+            row.valid_to = from_day - timedelta(days=1)
     session.flush()
     for position, stop in enumerate(stops):
         session.add(
@@ -110,6 +128,7 @@ def _replace_route(session: Session, plan: PatrolPlan, stops: list[PlanStop]) ->
                 position=position,
                 checkpoint_id=stop.checkpoint_id,
                 target_visits=stop.target_visits,
+                valid_from=from_day,
             )
         )
     for offset, row in enumerate(temporary):
@@ -155,7 +174,7 @@ def create_plan(session: Session, *, data: PlanCreate, principal: Principal) -> 
     )
     session.add(plan)
     session.flush()
-    _replace_route(session, plan, data.checkpoints)
+    _replace_route(session, plan, data.checkpoints, from_day=None)
     _audit(session, plan=plan, actor=principal.actor, action="patrol_plan.created")
     return plan
 
@@ -172,7 +191,7 @@ def update_plan(
         raise InvalidInput("valid_to is before valid_from.", field="valid_to")
     if data.checkpoints is not None:
         _check_route(session, station_id=plan.station_id, stops=data.checkpoints)
-        _replace_route(session, plan, data.checkpoints)
+        _replace_route(session, plan, data.checkpoints, from_day=local_today(plan))
     if data.name is not None:
         plan.name = data.name
     if data.active is not None:
