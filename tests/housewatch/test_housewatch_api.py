@@ -307,3 +307,13 @@ def test_channels():
     in_app: Channel = InAppChannel()
     webhook: Channel = WebhookChannel()
     assert (in_app.name, webhook.name) == ("app", "webhook")
+
+
+def test_scans_before_the_dates_are_not_visits_of_the_watch(hw, officer):
+    tomorrow = hw.today + timedelta(days=1)
+    req = hw.request(starts_on=tomorrow.isoformat(), ends_on=tomorrow.isoformat())
+    checkpoint_id = hw.approve(req["id"]).json()["checkpoint_id"]
+    assert officer.check_in(officer.printed(checkpoint_id), at=HOUSE).json()["status"] == "accepted"
+    assert hw.notify() == 0
+    detail = hw.detail(req["id"])
+    assert detail["visits"] == [] and [n["kind"] for n in detail["notices"]] == ["approved"]

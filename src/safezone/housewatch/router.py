@@ -53,10 +53,12 @@ def active_watches(session: SessionDep, settings: SettingsDep, principal: Staff)
 
 
 @router.get("/requests/{request_id}", response_model=schemas.RequestDetail)
-def get_request(request_id: RequestId, session: SessionDep, principal: Reader) -> Any:
-    """The request with the patrol visits and the owner's notices."""
+def get_request(
+    request_id: RequestId, session: SessionDep, settings: SettingsDep, principal: Reader
+) -> Any:
+    """The request with the patrol visits in its dates and the owner's notices."""
     row = housewatch_service.get_request(session, request_id=request_id, principal=principal)
-    return housewatch_service.detail(session, row=row)
+    return housewatch_service.detail(session, row=row, timezone=settings.local_timezone)
 
 
 @router.post("/requests/{request_id}/approve", response_model=schemas.RequestRead)

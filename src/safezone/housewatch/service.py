@@ -206,8 +206,9 @@ def get_request(session: Session, *, request_id: int, principal: Principal) -> H
     return row
 
 
-def detail(session: Session, *, row: HouseWatchRequest) -> RequestDetail:
+def detail(session: Session, *, row: HouseWatchRequest, timezone: str) -> RequestDetail:
     """The request with the patrol visits in its dates and the owner's notices."""
+    zone = ZoneInfo(timezone)
     visits: list[VisitRead] = []
     if row.checkpoint_id is not None:
         visits = [
@@ -217,6 +218,7 @@ def detail(session: Session, *, row: HouseWatchRequest) -> RequestDetail:
                 status="flagged" if c.status == "flagged" else "accepted",
             )
             for c in plan_service.visits_at(session, checkpoint_id=row.checkpoint_id)
+            if row.starts_on <= _local_date(c.scanned_at, zone) <= row.ends_on
         ]
     notices = session.scalars(
         select(HouseWatchNotice)
