@@ -31,6 +31,8 @@
     }
 
     function drawMap(report) {
+      // The page around the map may have changed size since it was made.
+      map.invalidateSize();
       layer.clearLayers();
       const route = [];
       for (const cp of report.checkpoints) {
