@@ -305,3 +305,29 @@ def test_a_new_route_applies_from_today_and_past_reports_keep_theirs(known_shift
         headers=auth("commander"),
     ).json()
     assert [(c["checkpoint_id"], c["target_visits"]) for c in today["checkpoints"]] == [(PIER, 3)]
+
+
+def test_cli_writes_the_report_as_csv_or_pdf(known_shift, settings, tmp_path, capsys, monkeypatch):
+    from safezone.cli import main
+
+    monkeypatch.setenv("SAFEZONE_DATABASE_URL", settings.resolved_database_url)
+    base = ["--data-dir", str(settings.data_dir), "plans", "compliance", "--station", "MDH"]
+    plan = ["--plan", str(known_shift["id"]), "--date", DAY]
+    out = tmp_path / "report.csv"
+    assert main([*base, *plan, "--out", str(out)]) == 0
+    assert "on time 3, late 1, missed 1" in capsys.readouterr().out
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [r["outcome"] for r in rows] == ["on_time", "on_time", "late", "on_time", "missed"]
+    pdf = tmp_path / "report.pdf"
+    assert main([*base, *plan, "--out", str(pdf)]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    capsys.readouterr()
+    assert main([*base, *plan, "--out", str(tmp_path / "report.xlsx")]) == 2
+    assert ".csv or .pdf" in capsys.readouterr().err
+    assert main([*base, "--plan", "999", "--out", str(tmp_path / "x.csv")]) == 2
+    assert "No patrol plan 999" in capsys.readouterr().err
+    assert (
+        main([*base, "--plan", str(known_shift["id"]), "--date", "20-11", "--out", str(out)]) == 2
+    )
+    assert "--date" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
