@@ -41,6 +41,8 @@ templates.env.filters["script_json"] = script_json
 
 Anyone = Annotated[Principal | None, public()]
 ADMIN_ONLY: tuple[Role, ...] = ("admin",)
+COMMAND_ONLY: tuple[Role, ...] = ("commander", "admin")
+CONTROL_ROOM_ONLY: tuple[Role, ...] = ("operator", "commander", "admin")
 SW_SCOPE = "/app"
 ONE_YEAR_S = 365 * 24 * 3600
 
@@ -227,6 +229,18 @@ def faces_review(request: Request, principal: Anyone) -> Response:
 @router.get("/admin")
 def admin(request: Request, principal: Anyone) -> Response:
     return _map_page(request, principal, ADMIN_ONLY, "admin.html")
+
+
+@router.get("/command/patrol")
+def patrol_compliance_page(request: Request, principal: Anyone) -> Response:
+    """The commander's map: a plan's checkpoints visited and missed in a shift."""
+    return _map_page(request, principal, COMMAND_ONLY, "patrol.html")
+
+
+@router.get("/housewatch")
+def housewatch_desk(request: Request, principal: Anyone) -> Response:
+    """The station's house-watch desk: requests on a map, approve or decline."""
+    return _map_page(request, principal, CONTROL_ROOM_ONLY, "housewatch.html")
 
 
 @router.get("/app")

@@ -31,6 +31,7 @@ const SHELL_URLS = [
   "/static/js/sos-queue.js",
   "/static/js/sos.js",
   "/static/js/alerts.js",
+  "/static/js/housewatch.js",
   "/static/js/track.js",
   "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css",
