@@ -17,6 +17,10 @@ from safezone.cli import main
 from safezone.core import migrate, security
 from safezone.core.db import Database
 from safezone.incidents.models import Incident
+from safezone.patrol import checkins
+from safezone.patrol import service as patrol_service
+from safezone.patrol.models import Shift
+from safezone.patrol.schemas import CheckInCreate
 from safezone.zones.models import Camera, Checkpoint, SosBox, Zone
 from tests.conftest import PG_URL, _drop_triggers_and_truncate
 
@@ -68,8 +72,42 @@ def test_device_file_lists_boxes_and_checkpoints(empty_db, tmp_path):
     assert len(content["sos_boxes"]) == 12
     assert set(content["sos_boxes"][0]) >= {"id", "lat", "lon", "secret"}
     assert len(content["checkpoints"]) == 20
-    assert set(content["checkpoints"][0]) >= {"id", "lat", "lon"}
+    assert set(content["checkpoints"][0]) >= {"id", "lat", "lon", "qr"}
     assert stat.S_IMODE(os.stat(outcome.device_file).st_mode) == 0o600
+    assert content["officer_devices"] == {"officer1": "DEMO-PHONE-OFFICER1"}
+
+
+def test_demo_officer_checks_in_with_the_device_file(empty_db, tmp_path):
+    """What the device file gives is enough for a check-in that is accepted, at any time
+    the demo runs: officer1 is on duty with a registered phone."""
+    outcome = demo.ensure_demo(
+        empty_db, data_dir=tmp_path, password="demo-password-1", now=datetime.now(UTC)
+    )
+    content = json.loads(outcome.device_file.read_text(encoding="utf-8"))
+    checkpoint = content["checkpoints"][0]
+    assert checkpoint["qr"].startswith(f"SZ1:S:{checkpoint['id']}:1:")
+    with empty_db.transaction() as session:
+        officer = auth_service.find_user(session, username="officer1")
+        row = patrol_service.check_in(
+            session,
+            data=CheckInCreate(
+                qr=checkpoint["qr"],
+                lat=checkpoint["lat"],
+                lon=checkpoint["lon"],
+                accuracy_m=5,
+                scanned_at=datetime.now(UTC),
+                device_id=content["officer_devices"]["officer1"],
+            ),
+            principal=auth_service.principal_of(officer),
+            policy=checkins.Policy(),
+        )
+        assert (row.status, row.reasons) == ("accepted", [])
+    # A second run keeps the same codes, phone and running shift.
+    again = demo.ensure_demo(empty_db, data_dir=tmp_path, password="demo-password-1")
+    assert json.loads(again.device_file.read_text(encoding="utf-8")) == content
+    with empty_db.reader() as session:
+        shifts = session.scalars(select(Shift)).all()
+        assert len(shifts) == 1 and shifts[0].ended_at is None
 
 
 def test_second_run_keeps_the_station_and_resets_passwords(empty_db, tmp_path):

@@ -35,6 +35,7 @@ CONTROL_ROOM = frozenset({"operator", "commander", "admin"})
 COMMAND = frozenset({"commander", "admin"})
 ADMIN = frozenset({"admin"})
 CITIZEN = frozenset({"citizen"})
+OFFICER = frozenset({"officer"})
 CALLERS = ("anonymous", "citizen", "officer", "operator", "commander", "admin")
 
 V1 = "/api/v1"
@@ -103,6 +104,28 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", f"{V1}/units"): ADMIN,
     ("PATCH", f"{V1}/units/{{unit_id}}"): STAFF,
     ("POST", f"{V1}/units/{{unit_id}}/location"): STAFF,
+    # patrol: checkpoint codes, officers' phones, shifts, check-ins
+    ("GET", f"{V1}/patrol/checkpoints/{{checkpoint_id}}/qr.svg"): COMMAND,
+    ("GET", f"{V1}/patrol/checkpoints/{{checkpoint_id}}/qr.png"): COMMAND,
+    ("GET", f"{V1}/patrol/checkpoints/{{checkpoint_id}}/display-key"): ADMIN,
+    ("POST", f"{V1}/patrol/checkpoints/{{checkpoint_id}}/rotate-key"): ADMIN,
+    ("GET", f"{V1}/patrol/devices"): STAFF,
+    ("POST", f"{V1}/patrol/devices"): COMMAND,
+    ("POST", f"{V1}/patrol/devices/{{registration_id}}/revoke"): COMMAND,
+    ("GET", f"{V1}/patrol/shifts"): STAFF,
+    ("POST", f"{V1}/patrol/shifts/start"): OFFICER,
+    ("POST", f"{V1}/patrol/shifts/end"): OFFICER,
+    ("POST", f"{V1}/patrol/checkins"): OFFICER,
+    ("GET", f"{V1}/patrol/checkins"): STAFF,
+    # dispatch: assignments, acknowledgement, response times
+    ("GET", f"{V1}/dispatch/incidents/{{incident_id}}/suggestions"): CONTROL_ROOM,
+    ("POST", f"{V1}/dispatch/assignments"): CONTROL_ROOM,
+    ("GET", f"{V1}/dispatch/assignments"): STAFF,
+    ("GET", f"{V1}/dispatch/assignments/{{assignment_id}}"): STAFF,
+    ("POST", f"{V1}/dispatch/assignments/{{assignment_id}}/acknowledge"): STAFF,
+    ("POST", f"{V1}/dispatch/assignments/{{assignment_id}}/steps"): STAFF,
+    ("POST", f"{V1}/dispatch/assignments/{{assignment_id}}/cancel"): CONTROL_ROOM,
+    ("GET", f"{V1}/dispatch/response-times"): CONTROL_ROOM,
 }
 for _plural in ("zones", "cameras", "sos-boxes", "checkpoints"):
     if _plural != "zones":  # the zone list is public (see above)
@@ -293,6 +316,10 @@ class Fixtures:
                 return "BOX-UNKNOWN"
             if name == "unit_id":
                 return "UNIT-UNKNOWN"
+            if name == "checkpoint_id":
+                return "CP-UNKNOWN"
+            if name in ("registration_id", "assignment_id"):
+                return "999"
             raise AssertionError(f"no value for path parameter {name!r} in {path}")
 
         return re.sub(r"\{(\w+)\}", value, path)

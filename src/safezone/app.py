@@ -31,7 +31,11 @@ from safezone.core.db import Database
 from safezone.core.errors import AppError, PayloadTooLarge
 from safezone.core.permissions import Principal, policy_of, public
 from safezone.core.scheduler import Scheduler
+from safezone.dispatch import jobs as dispatch_jobs
+from safezone.dispatch.router import router as dispatch_router
 from safezone.incidents.router import router as incidents_router
+from safezone.patrol import service as patrol_service
+from safezone.patrol.router import patrol_router as patrol_checkins_router
 from safezone.patrol.router import router as patrol_router
 from safezone.realtime.router import router as realtime_router
 from safezone.realtime.service import StreamHub
@@ -79,6 +83,8 @@ ROUTERS = (
     sos_router,
     cameras_router,
     patrol_router,
+    patrol_checkins_router,
+    dispatch_router,
     audit_router,
     analytics_router,
     realtime_router,
@@ -194,8 +200,12 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     relay = OutboxRelay(db, bus, interval_s=settings.relay_interval_s)
     db.commit_listeners.append(relay.nudge)
 
+    if settings.road_graph is not None:
+        # A broken road file fails at start, not at the first dispatch.
+        patrol_service.road_graph(settings)
     scheduler = Scheduler(db)
     sos_jobs.schedule(scheduler, settings)
+    dispatch_jobs.schedule(scheduler, settings)
     gateway = (
         MqttGateway(
             db,

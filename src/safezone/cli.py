@@ -1,4 +1,5 @@
-"""The `safezone` command: demo, serve, db, users, station, audit, import/export."""
+"""The `safezone` command: demo, serve, db, users, station, audit, import/export,
+checkpoint posters."""
 
 from __future__ import annotations
 
@@ -304,7 +305,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     # switch interval keeps a press from waiting 5 ms at each hand-over under load.
     sys.setswitchinterval(0.001)
     db = _migrated(settings)
-    app = create_app(settings, database=db)
+    from safezone.patrol.roads import RoadGraphError
+
+    try:
+        app = create_app(settings, database=db)
+    except RoadGraphError as exc:
+        raise CliError(f"SAFEZONE_ROAD_GRAPH: {exc}") from exc
     uvicorn.run(
         app,
         host=host,
@@ -334,6 +340,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}"
     print(demo.banner(outcome, url=url), flush=True)
     _serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_checkpoints_posters(args: argparse.Namespace) -> int:
+    from safezone.core.db import utcnow
+    from safezone.patrol import posters
+    from safezone.patrol import service as patrol_service
+    from safezone.zones import service as zones_service
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".pdf":
+        raise CliError(f"--out: '{out}' should end in .pdf")
+    if not out.parent.is_dir():
+        raise CliError(f"--out: the folder '{out.parent}' does not exist")
+    db = _migrated(_settings(args, env="development"))
+    station_id = _default_station(db, args.station)
+    partial = out.with_name(out.name + ".part")
+    try:
+        # Keys made for first-time posters and the audit entry commit only with a PDF.
+        with db.transaction() as session:
+            station = zones_service.get_station(session, station_id=station_id)
+            codes = patrol_service.poster_codes(
+                session, station_id=station_id, actor=SYSTEM_ACTOR, ids=args.checkpoint or ()
+            )
+            if not codes:
+                raise CliError(f"station {station_id} has no active checkpoints to print")
+            pdf = posters.render(
+                [posters.Poster(c.id, c.name, c.radius_m, code) for c, code in codes],
+                station_name=f"{station.name_th} ({station.name_en})",
+                printed_at=utcnow(),
+            )
+            partial.write_bytes(pdf)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"wrote {len(codes)} checkpoint posters to {out}")
     return 0
 
 
@@ -554,6 +596,19 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "head", cmd_audit_head, "print the chain head as SEQ:HASH (keep it elsewhere)", parent=audit
     )
+
+    checkpoints = sub.add_parser("checkpoints", help="patrol checkpoints").add_subparsers(
+        dest="checkpoints_command", required=True, metavar="WHAT"
+    )
+    p = add(
+        "posters",
+        cmd_checkpoints_posters,
+        "print A4 posters (QR code, name, Thai instructions) for the checkpoints as a PDF",
+        parent=checkpoints,
+    )
+    p.add_argument("--out", required=True, help="the PDF file to write")
+    p.add_argument("--station")
+    p.add_argument("--checkpoint", action="append", help="only this checkpoint id (repeatable)")
 
     simulate = sub.add_parser("simulate", help="simulated devices").add_subparsers(
         dest="simulate_command", required=True, metavar="WHAT"

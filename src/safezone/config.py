@@ -115,6 +115,47 @@ class Settings(BaseSettings):
         description="Addresses of trusted reverse proxies (comma-separated) whose "
         "X-Forwarded-For is believed; empty = use the peer address.",
     )
+    checkin_max_speed_kmh: float = Field(
+        120.0,
+        gt=0,
+        le=1000,
+        description="A patrol check-in that needs a faster trip than this from the officer's "
+        "previous or next check-in is flagged (impossible_speed).",
+    )
+    checkin_clock_skew_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="How far a phone's or a checkpoint screen's clock may be from ours: "
+        "added to every time comparison in check-in verification.",
+    )
+    checkin_replay_window_s: int = Field(
+        600,
+        ge=0,
+        le=86400,
+        description="The same officer scanning the same printed checkpoint code again within "
+        "this time is a replay (rejected).",
+    )
+    checkin_max_sync_delay_s: int = Field(
+        12 * 3600,
+        ge=60,
+        le=7 * 86400,
+        description="A check-in delivered this long after its scan (an offline queue) is "
+        "flagged late_sync.",
+    )
+    road_graph: Path | None = Field(
+        None,
+        description="GeoJSON FeatureCollection of road lines (LineString/MultiLineString, "
+        "optional oneway property). When set, units are ranked by road distance; "
+        "otherwise by straight line.",
+    )
+    dispatch_ack_timeout_s: int = Field(
+        60,
+        ge=5,
+        le=3600,
+        description="A unit's officer must acknowledge an assignment in this time, or the "
+        "control room is alerted (dispatch.ack_overdue).",
+    )
     demo_password: str | None = Field(
         None, description="Password of the demo accounts; random if unset."
     )

@@ -27,7 +27,7 @@ from safezone.core.permissions import Principal
 from safezone.incidents import service as incidents_service
 from safezone.incidents.schemas import Category, IncidentCreate, Priority, Status
 from safezone.patrol import service as patrol_service
-from safezone.patrol.schemas import LocationReport, UnitCreate
+from safezone.patrol.schemas import DeviceRegister, LocationReport, UnitCreate
 from safezone.reports import service as reports_service
 from safezone.reports.schemas import ReportCreate
 from safezone.zones import schemas as zone_schemas
@@ -257,6 +257,35 @@ def _units(session: Session, rng: random.Random) -> None:
         )
 
 
+# Each demo officer's phone, registered by the commander. The officer app (or a tester)
+# uses this id; it is not a secret, only proof of nothing on its own (see ADR 0011).
+OFFICER_DEVICES: dict[str, str] = {"officer1": "DEMO-PHONE-OFFICER1"}
+
+
+def _patrol(session: Session, now: datetime) -> None:
+    """Every run: the demo officers' phones are registered and officer1 is on duty."""
+    commander = auth_service.find_user(session, username="commander")
+    assert commander is not None
+    principal = auth_service.principal_of(commander)
+    for username, device_id in OFFICER_DEVICES.items():
+        officer = auth_service.find_user(session, username=username)
+        assert officer is not None
+        mine = patrol_service.list_devices(session, principal=auth_service.principal_of(officer))
+        if device_id not in {d.device_id for d in mine}:
+            patrol_service.register_device(
+                session,
+                data=DeviceRegister(
+                    officer_user_id=officer.id, device_id=device_id, label="demo phone"
+                ),
+                principal=principal,
+            )
+        # An open shift runs until ended, so the officer stays on duty while the demo runs.
+        if patrol_service.open_shift(session, officer_user_id=officer.id) is None:
+            patrol_service.start_shift(
+                session, principal=auth_service.principal_of(officer), now=now
+            )
+
+
 def _history(session: Session, rng: random.Random, now: datetime) -> None:
     """Several weeks of past incidents with realistic hours, categories and response times."""
     rings = [z[3] for z in ZONES]
@@ -391,9 +420,17 @@ def write_device_file(session: Session, data_dir: Path) -> Path:
             for b in sorted(boxes, key=lambda b: b.id)
         ],
         "checkpoints": [
-            {"id": c.id, "lat": c.lat, "lon": c.lon, "radius_m": c.radius_m}
+            {
+                "id": c.id,
+                "lat": c.lat,
+                "lon": c.lon,
+                "radius_m": c.radius_m,
+                # the printed (static) code, as a poster's QR code carries it
+                "qr": patrol_service.printed_code(session, checkpoint=c, actor=ACTOR),
+            }
             for c in sorted(checkpoints, key=lambda c: c.id)
         ],
+        "officer_devices": dict(OFFICER_DEVICES),
     }
     path = data_dir / DEVICE_FILE
     temporary = path.with_suffix(".part")
@@ -428,6 +465,7 @@ def ensure_demo(
         accounts = _accounts(session, chosen)
         if created:
             _units(session, rng)
+        _patrol(session, now)
         device_file = write_device_file(session, data_dir)
     return DemoOutcome(created, chosen, accounts, device_file)
 

@@ -7,6 +7,7 @@ from safezone.cameras import models as cameras_models
 from safezone.core.bus import outbox
 from safezone.core.db import Base
 from safezone.core.scheduler import JobLease
+from safezone.dispatch import models as dispatch_models
 from safezone.incidents import models as incidents_models
 from safezone.patrol import models as patrol_models
 from safezone.reports import models as reports_models
@@ -20,6 +21,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "cameras_models",
+    "dispatch_models",
     "incidents_models",
     "outbox",
     "patrol_models",

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safezone.core.db import Base, UtcDateTime, utcnow
+from safezone.core.db import Base, JsonText, UtcDateTime, utcnow
 
 
 class Unit(Base):
@@ -25,3 +26,70 @@ class Unit(Base):
     location_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CheckpointKey(Base):
+    """A checkpoint's signing secret. Rotating the key adds a version and retires the old
+    one, which voids the posters printed with it."""
+
+    __tablename__ = "checkpoint_keys"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkpoint_id: Mapped[str] = mapped_column(ForeignKey("checkpoints.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OfficerDevice(Base):
+    """A phone registered to an officer by a commander or admin."""
+
+    __tablename__ = "officer_devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
+    officer_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    device_id: Mapped[str] = mapped_column(String(128), index=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    registered_by: Mapped[str] = mapped_column(String(100))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Shift(Base):
+    """An officer's time on duty: open (ended_at is None) until they end it."""
+
+    __tablename__ = "shifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
+    officer_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+
+class CheckIn(Base):
+    """Every scan an officer submitted, whatever the verdict: rejected ones are evidence too."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_officer_scanned", "officer_user_id", "scanned_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
+    officer_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # As the code claims it: a forged code may name a checkpoint that does not exist.
+    checkpoint_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    mode: Mapped[str | None] = mapped_column(String(8))
+    code: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float] = mapped_column(Float)
+    device_id: Mapped[str] = mapped_column(String(128))
+    scanned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    reasons: Mapped[Any] = mapped_column(JsonText)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"))

@@ -2,19 +2,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from safezone.core.deps import SessionDep
+from safezone.core.deps import AuditedReadDep, SessionDep, SettingsDep
 from safezone.core.geo import Latitude, Longitude
-from safezone.core.permissions import CONTROL_ROOM, STAFF, Principal, allow
+from safezone.core.permissions import COMMAND, CONTROL_ROOM, STAFF, Principal, allow
 from safezone.patrol import schemas
 from safezone.patrol import service as patrol_service
+from safezone.zones.schemas import ASSET_ID
 
 router = APIRouter(prefix="/api/v1/units", tags=["patrol"])
 
 Staff = Annotated[Principal, allow(*STAFF)]
 ControlRoom = Annotated[Principal, allow(*CONTROL_ROOM)]
 Admin = Annotated[Principal, allow("admin")]
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 @router.get("", response_model=list[schemas.UnitRead])
@@ -25,14 +27,21 @@ def list_units(session: SessionDep, principal: Staff) -> Any:
 @router.get("/nearest", response_model=list[schemas.UnitSuggestion])
 def nearest(
     session: SessionDep,
+    settings: SettingsDep,
     principal: ControlRoom,
     lat: Annotated[Latitude, Query()],
     lon: Annotated[Longitude, Query()],
     limit: Annotated[int, Query(ge=1, le=20)] = 3,
 ) -> Any:
-    """Available units with a fresh location, fastest to reach the point first."""
+    """Available units with a fresh location, fastest to reach the point first (by road
+    when a road graph is configured)."""
     return patrol_service.rank_available(
-        session, station_id=principal.station_id, lat=lat, lon=lon, limit=limit
+        session,
+        station_id=principal.station_id,
+        lat=lat,
+        lon=lon,
+        limit=limit,
+        graph=patrol_service.road_graph(settings),
     )
 
 
@@ -55,3 +64,140 @@ def report_location(
 ) -> Response:
     patrol_service.report_location(session, unit_id=unit_id, report=data, principal=principal)
     return Response(status_code=204)
+
+
+# --- /api/v1/patrol: checkpoint codes, officers' devices, shifts, check-ins ----------------
+
+patrol_router = APIRouter(prefix="/api/v1/patrol", tags=["patrol"])
+
+Command = Annotated[Principal, allow(*COMMAND)]
+Officer = Annotated[Principal, allow("officer")]
+CheckpointId = Annotated[str, Path(pattern=ASSET_ID, max_length=64)]
+
+
+@patrol_router.get(
+    "/checkpoints/{checkpoint_id}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def checkpoint_qr_svg(
+    checkpoint_id: CheckpointId, session: AuditedReadDep, principal: Command
+) -> Response:
+    """The checkpoint's printed (static) code as SVG. Every issue is audited."""
+    body = patrol_service.checkpoint_qr(
+        session, checkpoint_id=checkpoint_id, kind="svg", principal=principal
+    )
+    return Response(body, media_type="image/svg+xml", headers=NO_STORE)
+
+
+@patrol_router.get(
+    "/checkpoints/{checkpoint_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def checkpoint_qr_png(
+    checkpoint_id: CheckpointId, session: AuditedReadDep, principal: Command
+) -> Response:
+    """The checkpoint's printed (static) code as PNG. Every issue is audited."""
+    body = patrol_service.checkpoint_qr(
+        session, checkpoint_id=checkpoint_id, kind="png", principal=principal
+    )
+    return Response(body, media_type="image/png", headers=NO_STORE)
+
+
+@patrol_router.get(
+    "/checkpoints/{checkpoint_id}/display-key", response_model=schemas.DisplayKeyRead
+)
+def checkpoint_display_key(
+    checkpoint_id: CheckpointId, session: AuditedReadDep, principal: Admin, response: Response
+) -> Any:
+    """Provision a checkpoint's screen with the key it makes rotating codes with."""
+    response.headers.update(NO_STORE)
+    return patrol_service.display_key(session, checkpoint_id=checkpoint_id, principal=principal)
+
+
+@patrol_router.post("/checkpoints/{checkpoint_id}/rotate-key", response_model=schemas.KeyRotated)
+def rotate_checkpoint_key(
+    checkpoint_id: CheckpointId, session: SessionDep, principal: Admin
+) -> Any:
+    """Retire the checkpoint's key (a poster was stolen or copied): print new posters."""
+    return patrol_service.rotate_key(session, checkpoint_id=checkpoint_id, principal=principal)
+
+
+@patrol_router.get("/devices", response_model=list[schemas.DeviceRead])
+def list_devices(
+    session: SessionDep,
+    principal: Staff,
+    include_revoked: Annotated[bool, Query()] = False,
+) -> Any:
+    """Registered phones; an officer sees only their own."""
+    return patrol_service.list_devices(
+        session, principal=principal, include_revoked=include_revoked
+    )
+
+
+@patrol_router.post("/devices", response_model=schemas.DeviceRead, status_code=201)
+def register_device(data: schemas.DeviceRegister, session: SessionDep, principal: Command) -> Any:
+    """Register an officer's phone: printed codes are only accepted from registered phones."""
+    return patrol_service.register_device(session, data=data, principal=principal)
+
+
+@patrol_router.post("/devices/{registration_id}/revoke", response_model=schemas.DeviceRead)
+def revoke_device(registration_id: int, session: SessionDep, principal: Command) -> Any:
+    return patrol_service.revoke_device(
+        session, registration_id=registration_id, principal=principal
+    )
+
+
+@patrol_router.get("/shifts", response_model=list[schemas.ShiftRead])
+def list_shifts(
+    session: SessionDep,
+    principal: Staff,
+    running: Annotated[bool | None, Query(description="only running / ended shifts")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    """Shifts, newest first; an officer sees only their own."""
+    return patrol_service.list_shifts(session, principal=principal, running=running, limit=limit)
+
+
+@patrol_router.post("/shifts/start", response_model=schemas.ShiftRead, status_code=201)
+def start_shift(session: SessionDep, principal: Officer) -> Any:
+    return patrol_service.start_shift(session, principal=principal)
+
+
+@patrol_router.post("/shifts/end", response_model=schemas.ShiftRead)
+def end_shift(session: SessionDep, principal: Officer) -> Any:
+    return patrol_service.end_shift(session, principal=principal)
+
+
+@patrol_router.post("/checkins", response_model=schemas.CheckInResult, status_code=201)
+def check_in(
+    data: schemas.CheckInCreate, session: SessionDep, settings: SettingsDep, principal: Officer
+) -> Any:
+    """Submit a scanned checkpoint code. Every scan is stored and audited, whatever the
+    verdict: ``accepted``, ``flagged`` (counts, to be reviewed) or ``rejected``."""
+    row = patrol_service.check_in(
+        session, data=data, principal=principal, policy=patrol_service.checkin_policy(settings)
+    )
+    return schemas.CheckInResult(
+        id=row.id,
+        status=row.status,
+        reasons=list(row.reasons),
+        checkpoint_id=row.checkpoint_id,
+        mode=row.mode,
+        distance_m=row.distance_m,
+    )
+
+
+@patrol_router.get("/checkins", response_model=list[schemas.CheckInRead])
+def list_checkins(
+    session: SessionDep,
+    principal: Staff,
+    status: Annotated[schemas.CheckInStatus | None, Query()] = None,
+    checkpoint_id: Annotated[str | None, Query(pattern=ASSET_ID, max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    """Check-ins, newest scan first; an officer sees only their own."""
+    return patrol_service.list_checkins(
+        session, principal=principal, status=status, checkpoint_id=checkpoint_id, limit=limit
+    )

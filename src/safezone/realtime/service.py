@@ -23,6 +23,8 @@ STREAM_TOPICS: tuple[str, ...] = (
     "unit.",
     "maintenance.",
     "alert.",
+    "patrol.",
+    "dispatch.",
 )
 KEEPALIVE_S = 15.0
 

@@ -1,0 +1,248 @@
+"""Dispatch: ranking, assignment, the acknowledgement timer and response times."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from safezone.audit.models import AuditEntry
+from safezone.core.bus.outbox import OutboxEvent
+from safezone.core.db import utcnow
+from safezone.dispatch import service as dispatch_service
+from safezone.dispatch.models import Assignment
+from tests.conftest import INSIDE
+
+V1 = "/api/v1"
+
+
+def make_unit(client, auth, unit_id, kind, at, officer=None):
+    body = {"id": unit_id, "callsign": unit_id, "kind": kind, "status": "available"}
+    if officer is not None:
+        body["officer_user_id"] = officer
+    assert client.post(f"{V1}/units", headers=auth("admin"), json=body).status_code == 201
+    r = client.post(
+        f"{V1}/units/{unit_id}/location",
+        headers=auth("operator"),
+        json={"lat": at[0], "lon": at[1]},
+    )
+    assert r.status_code == 204
+
+
+@pytest.fixture
+def incident(client, auth) -> int:
+    r = client.post(
+        f"{V1}/incidents",
+        headers=auth("operator"),
+        json={
+            "category": "theft",
+            "description": "bag snatched",
+            "lat": INSIDE[0],
+            "lon": INSIDE[1],
+        },
+    )
+    assert r.status_code == 201
+    return int(r.json()["id"])
+
+
+@pytest.fixture
+def units(client, auth):
+    officer = client.get(f"{V1}/auth/me", headers=auth("officer")).json()["user_id"]
+    # A car 1.1 km away (about 130 s), a motorbike 400 m away (about 58 s), feet 200 m away
+    # (about 143 s).
+    make_unit(client, auth, "CAR-1", "car", (INSIDE[0] + 0.0100, INSIDE[1]))
+    make_unit(client, auth, "MC-1", "motorbike", (INSIDE[0] + 0.0036, INSIDE[1]), officer)
+    make_unit(client, auth, "FOOT-1", "foot", (INSIDE[0] - 0.0018, INSIDE[1]))
+
+
+def assign(client, auth, incident, unit_id="MC-1", who="operator"):
+    return client.post(
+        f"{V1}/dispatch/assignments",
+        headers=auth(who),
+        json={"incident_id": incident, "unit_id": unit_id, "note": "go"},
+    )
+
+
+def test_nearest_available_unit_is_ranked_first(client, auth, incident, units):
+    ranked = client.get(
+        f"{V1}/dispatch/incidents/{incident}/suggestions", headers=auth("operator")
+    ).json()
+    assert [u["unit_id"] for u in ranked] == ["MC-1", "CAR-1", "FOOT-1"]
+    assert ranked[0]["eta_s"] < ranked[1]["eta_s"] < ranked[2]["eta_s"]
+    # once assigned, a unit is no longer suggested
+    assert assign(client, auth, incident).status_code == 201
+    ranked = client.get(
+        f"{V1}/dispatch/incidents/{incident}/suggestions", headers=auth("operator")
+    ).json()
+    assert [u["unit_id"] for u in ranked] == ["CAR-1", "FOOT-1"]
+
+
+def test_assignment_marks_unit_busy_and_dispatches_the_incident(client, auth, incident, units):
+    r = assign(client, auth, incident)
+    assert r.status_code == 201, r.text
+    a = r.json()
+    assert a["status"] == "assigned" and a["unit_id"] == "MC-1"
+    assert 55 < a["eta_s"] < 62 and a["officer_user_id"] is not None
+    due = a["ack_due_at"]
+    assert due > a["assigned_at"]
+    unit = {u["id"]: u for u in client.get(f"{V1}/units", headers=auth("operator")).json()}
+    assert unit["MC-1"]["status"] == "busy"
+    inc = client.get(f"{V1}/incidents/{incident}", headers=auth("operator")).json()
+    assert inc["status"] == "dispatched"
+    again = assign(client, auth, incident)
+    assert again.status_code == 409 and again.json()["error"]["field"] == "unit_id"
+
+
+def test_officer_walks_the_assignment_and_times_are_recorded(client, auth, incident, units, db):
+    a = assign(client, auth, incident).json()
+    url = f"{V1}/dispatch/assignments/{a['id']}"
+    officer = auth("officer")
+    mine = client.get(f"{V1}/dispatch/assignments", headers=officer, params={"active": True})
+    assert [x["id"] for x in mine.json()] == [a["id"]]
+    ack = client.post(f"{url}/acknowledge", headers=officer).json()
+    assert ack["status"] == "acknowledged" and ack["acknowledged_by"] == "user:officer"
+    assert ack["times"]["to_acknowledge_s"] >= 0
+    for step in ("en_route", "on_scene", "resolved"):
+        r = client.post(f"{url}/steps", headers=officer, json={"status": step})
+        assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["status"] == "resolved"
+    assert all(done[f"{s}_at"] for s in ("acknowledged", "en_route", "on_scene", "resolved"))
+    times = done["times"]
+    assert None not in times.values() and times["total_s"] >= times["to_arrive_s"] >= 0
+    units = {u["id"]: u for u in client.get(f"{V1}/units", headers=auth("operator")).json()}
+    assert units["MC-1"]["status"] == "available"
+    inc = client.get(f"{V1}/incidents/{incident}", headers=auth("operator")).json()
+    assert inc["status"] == "on_scene"
+    back = client.post(f"{url}/steps", headers=officer, json={"status": "on_scene"})
+    assert back.status_code == 409
+    summary = client.get(f"{V1}/dispatch/response-times", headers=auth("commander")).json()
+    assert summary["assignments"] == 1 and summary["to_arrive"]["count"] == 1
+    with db.reader() as session:
+        steps = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action.startswith("dispatch."))
+        ).all()
+    assert steps == ["dispatch.assigned"] + ["dispatch.step"] * 4
+
+
+def test_steps_go_forward_and_acting_acknowledges(client, auth, incident, units):
+    a = assign(client, auth, incident).json()
+    url = f"{V1}/dispatch/assignments/{a['id']}"
+    r = client.post(f"{url}/steps", headers=auth("officer"), json={"status": "on_scene"})
+    body = r.json()
+    assert body["status"] == "on_scene" and body["acknowledged_at"] and body["en_route_at"] is None
+    r = client.post(f"{url}/steps", headers=auth("officer"), json={"status": "en_route"})
+    assert r.status_code == 409 and "resolved" in r.json()["error"]["message"]
+    r = client.post(f"{url}/steps", headers=auth("officer"), json={"status": "flying"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "status"
+
+
+def test_only_the_units_officer_or_the_control_room_acts(client, auth, incident, units):
+    a = assign(client, auth, incident, unit_id="CAR-1").json()  # CAR-1 has no officer
+    r = client.post(f"{V1}/dispatch/assignments/{a['id']}/acknowledge", headers=auth("officer"))
+    assert r.status_code == 403
+    assert client.get(f"{V1}/dispatch/assignments", headers=auth("officer")).json() == []
+    r = client.post(f"{V1}/dispatch/assignments/{a['id']}/acknowledge", headers=auth("operator"))
+    assert r.status_code == 200 and r.json()["acknowledged_by"] == "user:operator"
+    r = client.post(
+        f"{V1}/dispatch/assignments/{a['id']}/acknowledge", headers=auth("other_operator")
+    )
+    assert r.status_code == 404
+
+
+def test_unacknowledged_assignment_raises_the_operator_alert(client, auth, incident, units, db):
+    a = assign(client, auth, incident).json()
+    with db.transaction() as session:
+        # before the deadline: nothing
+        assert dispatch_service.overdue_acknowledgements(session) == []
+    later = utcnow() + timedelta(seconds=61)
+    with db.transaction() as session:
+        assert dispatch_service.overdue_acknowledgements(session, now=later) == [a["id"]]
+    with db.transaction() as session:
+        # once per assignment
+        assert dispatch_service.overdue_acknowledgements(session, now=later) == []
+    with db.reader() as session:
+        [alert] = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == "dispatch.ack_overdue")
+        ).all()
+        payload = alert.payload
+    assert payload["unit_id"] == "MC-1" and payload["incident_id"] == incident
+    assert payload["late_by_s"] >= 1
+    shown = client.get(f"{V1}/dispatch/assignments/{a['id']}", headers=auth("operator")).json()
+    assert shown["ack_overdue_at"] is not None
+    summary = client.get(f"{V1}/dispatch/response-times", headers=auth("operator")).json()
+    assert summary["acknowledged_late"] == 1
+
+
+def test_an_acknowledged_assignment_raises_no_alert(client, auth, incident, units, db):
+    a = assign(client, auth, incident).json()
+    client.post(f"{V1}/dispatch/assignments/{a['id']}/acknowledge", headers=auth("officer"))
+    with db.transaction() as session:
+        assert (
+            dispatch_service.overdue_acknowledgements(session, now=utcnow() + timedelta(hours=1))
+            == []
+        )
+
+
+def test_the_scheduled_timer_alerts_within_seconds(settings, db, client, auth, incident, units):
+    """The app's own scheduler raises the alert after the configured timeout."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from safezone.app import create_app
+
+    quick = settings.model_copy(update={"dispatch_ack_timeout_s": 5, "monitor_interval_s": 0.2})
+    app = create_app(quick, database=db)
+    with TestClient(app) as live:
+        a = assign(live, auth, incident).json()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            got = live.get(f"{V1}/dispatch/assignments/{a['id']}", headers=auth("operator")).json()
+            if got["ack_overdue_at"]:
+                break
+            time.sleep(0.2)
+    assert got["ack_overdue_at"] is not None
+    with db.reader() as session:
+        row = session.get(Assignment, a["id"])
+        assert row is not None and row.ack_overdue_at >= row.ack_due_at
+
+
+def test_cancel_frees_the_unit(client, auth, incident, units):
+    a = assign(client, auth, incident).json()
+    url = f"{V1}/dispatch/assignments/{a['id']}/cancel"
+    r = client.post(url, headers=auth("operator"), json={})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "note"
+    r = client.post(url, headers=auth("operator"), json={"note": "another unit is closer"})
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert client.post(url, headers=auth("operator"), json={"note": "x"}).status_code == 409
+    units = {u["id"]: u for u in client.get(f"{V1}/units", headers=auth("operator")).json()}
+    assert units["MC-1"]["status"] == "available"
+    assert assign(client, auth, incident).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"incident_id": 999, "unit_id": "MC-1"}, 404, "id"),
+        ({"incident_id": 0, "unit_id": "MC-1"}, 422, "incident_id"),
+        ({"unit_id": "MC-1"}, 422, "incident_id"),
+        ({"incident_id": 1, "unit_id": "NOPE"}, 404, "id"),
+        ({"incident_id": 1, "unit_id": "bad id"}, 422, "unit_id"),
+    ],
+)
+def test_bad_assignments(client, auth, incident, units, body, status, field):
+    r = client.post(f"{V1}/dispatch/assignments", headers=auth("operator"), json=body)
+    assert r.status_code == status and r.json()["error"]["field"] == field
+
+
+def test_no_units_to_closed_incidents(client, auth, incident, units):
+    h = auth("operator")
+    for step, note in (("acknowledged", ""), ("resolved", "false alarm, settled by phone")):
+        r = client.post(
+            f"{V1}/incidents/{incident}/transitions", headers=h, json={"status": step, "note": note}
+        )
+        assert r.status_code == 200, r.text
+    r = assign(client, auth, incident)
+    assert r.status_code == 409 and r.json()["error"]["field"] == "incident_id"
