@@ -286,3 +286,21 @@ def test_brief_command_refuses_a_bad_date(tmp_path: Path, capsys) -> None:
     assert not out.exists()
     code = main(["--data-dir", str(tmp_path), "brief", "--date", "2026-11-01", "--out", "x.txt"])
     assert code == 2
+
+
+def test_commander_pages_are_for_commanders_and_admins(client, auth, db) -> None:
+    # Pages authenticate by session cookie; an anonymous browser goes to the sign-in page.
+    r = client.get("/commander", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    for role, status in (("operator", 403), ("officer", 403), ("commander", 200), ("admin", 200)):
+        login = client.post(
+            "/api/v1/auth/session", data={"username": role, "password": "correct-horse-battery"}
+        )
+        assert login.status_code == 200, login.text
+        assert client.get("/commander").status_code == status, role
+        brief = client.get("/commander/brief", params={"date": "2026-11-10"})
+        assert brief.status_code == status, role
+        if status == 200:
+            assert 'id="brief-map" src="data:image/png;base64,' in brief.text
+            assert client.get("/commander/brief", params={"date": "nope"}).status_code == 422
+        client.cookies.clear()
