@@ -1,0 +1,92 @@
+"""Browser test: the commander page draws its charts and the proposed plan, and the
+dashboard shows the hotspot layer with its legend (desktop and phone)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.commander.test_commander import HOT, add_checkpoint, past
+from tests.conftest import LiveServer
+from tests.e2e.support import (
+    DESKTOP,
+    LIVE_MS,
+    PHONE,
+    expect,
+    sign_in,
+    skip_without_browser,
+    watch_errors,
+)
+
+skip_without_browser()
+
+pytestmark = pytest.mark.e2e
+
+
+def seed(db: Any) -> None:
+    add_checkpoint(db, "CP-HOT", HOT[0], HOT[1])
+    now = datetime.now(UTC)
+    for day in range(1, 15):
+        past(
+            db,
+            now - timedelta(days=day, hours=1),
+            HOT,
+            priority="high",
+            steps={"acknowledged": timedelta(minutes=2), "resolved": timedelta(minutes=30)},
+        )
+    past(db, now - timedelta(days=2), HOT, category="sos", priority="critical", source="sos")
+
+
+def test_commander_page_and_dashboard_hotspots(
+    live_server: LiveServer, browser: Any, db: Any
+) -> None:
+    seed(db)
+    base = live_server.url
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    errors = watch_errors(page)
+    sign_in(page, base, "commander", page_path="/commander")
+    for name in ("incidents", "response", "sos", "checkins"):
+        expect(page.locator(f'svg.sz-chart[data-chart="{name}"]')).to_be_visible(timeout=LIVE_MS)
+    expect(page.locator('svg[data-chart="incidents"] rect.sz-bar').first).to_be_visible()
+    assert page.locator('svg[data-chart="incidents"] rect.sz-bar').count() >= 14
+    expect(page.locator('svg[data-chart="response"] rect.sz-bar').first).to_be_visible()
+    expect(page.locator('#chart-response tr[data-priority="high"]')).to_contain_text("2")
+    expect(page.locator('#rec-stops tr[data-checkpoint-id="CP-HOT"]')).to_be_visible(
+        timeout=LIVE_MS
+    )
+    # The commander page opens on the forecast layer.
+    control = page.locator(".sz-hotspot-control")
+    expect(control).to_have_attribute("data-layer", "forecast")
+    expect(control).to_have_attribute("data-state", "ready", timeout=LIVE_MS)
+    expect(page.locator("#cmd-map path.sz-hotspot-cell").first).to_be_attached()
+
+    # The same page on a phone: the charts fit the screen.
+    phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
+    small = phone.new_page()
+    small.goto(f"{base}/commander")
+    chart = small.locator('svg[data-chart="incidents"]')
+    expect(chart).to_be_visible(timeout=LIVE_MS)
+    box = chart.bounding_box()
+    assert box is not None and box["width"] <= PHONE["width"]
+    phone.close()
+
+    # Dashboard: switch the hotspot layer to Gi* and to counts, with a legend each time.
+    page.goto(f"{base}/dashboard")
+    control = page.locator(".sz-hotspot-control")
+    expect(control).to_be_visible(timeout=LIVE_MS)
+    expect(page.locator("path.sz-hotspot-cell")).to_have_count(0)
+    control.locator('input[value="counts"]').check()
+    expect(control).to_have_attribute("data-state", "ready", timeout=LIVE_MS)
+    expect(page.locator("#map path.sz-hotspot-cell").first).to_be_attached()
+    expect(control.locator(".sz-hotspot-legend li")).to_have_count(5)
+    control.locator('input[value="gi"]').check()
+    expect(control).to_have_attribute("data-layer", "gi")
+    expect(control).to_have_attribute("data-state", "ready", timeout=LIVE_MS)
+    expect(control.locator(".sz-hotspot-legend li")).to_have_count(4)
+    control.locator('input[value="off"]').check()
+    expect(page.locator("path.sz-hotspot-cell")).to_have_count(0)
+    assert not errors, errors
+    context.close()
