@@ -148,23 +148,37 @@ def test_recommendations_reject_bad_shift_and_stay_in_the_station(client, auth) 
     assert r.status_code == 200 and r.json()["plan"] is None
 
 
-def test_shift_forecast_layer(client, auth, db) -> None:
-    start = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
+def test_shift_forecast_weights_cells_by_their_hours(client, auth, db) -> None:
+    start = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)  # 10:00 in Bangkok: the 06-14 watch
     for day in range(20):
         past(db, start + timedelta(days=day), HOT)
-    r = client.get(
-        "/api/v1/analytics/forecast",
-        params={"shift": "14-22", "date": "2026-10-25", "top": 5},
-        headers=auth("operator"),
-    )
-    assert r.status_code == 200, r.text
-    body = r.json()
-    features = body["features"]
-    assert 1 <= len(features) <= 5
-    assert features[0]["properties"]["rank"] == 1
-    # Every event was at 10:00 local, in the 06-14 watch: the 14-22 share is 0.
-    assert body["properties"]["shift_share"] == 0.0
-    assert features[0]["properties"]["expected"] == 0.0
+    for day in range(4):  # 16:00 in Bangkok: the 14-22 watch
+        past(db, start + timedelta(days=day * 5, hours=6), COOL)
+
+    def layer(shift: str) -> dict:
+        r = client.get(
+            "/api/v1/analytics/forecast",
+            params={"shift": shift, "date": "2026-10-25", "top": 50},
+            headers=auth("operator"),
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def ratio(body: dict) -> float:
+        risks = [f["properties"]["risk"] for f in body["features"]]
+        # The two event cells are the two riskiest; COOL's share against HOT's.
+        top = body["features"][0]["properties"]["risk"]
+        return min(risks[1] / top, top / risks[1])
+
+    morning, afternoon = layer("06-14"), layer("14-22")
+    assert morning["features"][0]["properties"]["rank"] == 1
+    assert morning["properties"]["shift_share"] == round(20 / 24, 4)
+    assert afternoon["properties"]["shift_share"] == round(4 / 24, 4)
+    # COOL's incidents are all in the afternoon: it weighs more against HOT then.
+    assert ratio(afternoon) > ratio(morning)
+    # Expected incidents: the 90-day daily rate (24 / 24 days of history) x the share.
+    expected = sum(f["properties"]["expected"] for f in morning["features"])
+    assert expected == pytest.approx(20 / 24, rel=0.05)
 
 
 def test_percentile_is_nearest_rank() -> None:

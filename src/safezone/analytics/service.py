@@ -297,7 +297,7 @@ def recommendations(
     return {
         "station_id": station_id,
         "shift": shift.as_dict(),
-        "method": "default next-day risk x station shift-of-day share",
+        "method": shifts.METHOD,
         "cell_m": cell_m,
         "events": result.events,
         "expected_incidents": round(float(result.expected.sum()), 3),
