@@ -172,13 +172,17 @@ def test_shift_forecast_weights_cells_by_their_hours(client, auth, db) -> None:
 
     morning, afternoon = layer("06-14"), layer("14-22")
     assert morning["features"][0]["properties"]["rank"] == 1
-    assert morning["properties"]["shift_share"] == round(20 / 24, 4)
-    assert afternoon["properties"]["shift_share"] == round(4 / 24, 4)
+    # The station's share of each watch, with one incident of prior per watch.
+    assert morning["properties"]["shift_share"] == round(21 / 27, 4)
+    assert afternoon["properties"]["shift_share"] == round(5 / 27, 4)
     # COOL's incidents are all in the afternoon: it weighs more against HOT then.
     assert ratio(afternoon) > ratio(morning)
     # Expected incidents: the 90-day daily rate (24 / 24 days of history) x the share.
     expected = sum(f["properties"]["expected"] for f in morning["features"])
-    assert expected == pytest.approx(20 / 24, rel=0.05)
+    assert expected == pytest.approx(21 / 27, rel=0.05)
+    # A watch without any incident yet still gets a little risk.
+    night = layer("22-06")
+    assert night["properties"]["shift_share"] == round(1 / 27, 4) and night["features"]
 
 
 def test_percentile_is_nearest_rank() -> None:
