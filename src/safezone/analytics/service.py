@@ -213,6 +213,44 @@ def recommendations(
     result, zones, checkpoints = _shift_inputs(
         session, station_id=station_id, shift=shift, cell_m=cell_m
     )
+    return propose(
+        result,
+        zones=zones,
+        checkpoints=checkpoints,
+        station_id=station_id,
+        per_zone=per_zone,
+        visits=visits,
+        max_distance_m=max_distance_m,
+    )
+
+
+def shift_outlook(
+    session: Session, *, station_id: str, shift: shifts.ShiftWindow, top: int = 10
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The shift's forecast layer (``top`` cells) and its proposed plan, from one forecast
+    (the daily brief)."""
+    result, zones, checkpoints = _shift_inputs(
+        session, station_id=station_id, shift=shift, cell_m=200.0
+    )
+    layer = shifts.forecast_geojson(result, top=top)
+    layer["properties"]["station_id"] = station_id
+    plan = propose(result, zones=zones, checkpoints=checkpoints, station_id=station_id)
+    return layer, plan
+
+
+def propose(
+    result: shifts.ShiftForecast,
+    *,
+    zones: list[Any],
+    checkpoints: list[Any],
+    station_id: str,
+    per_zone: int = 3,
+    visits: int | None = None,
+    max_distance_m: float = 1000.0,
+) -> dict[str, Any]:
+    """The proposal of :func:`recommendations` from a computed shift forecast."""
+    shift = result.shift
+    cell_m = result.grid.cell_m
     grid = result.grid
     ranked = [int(c) for c in np.argsort(-result.risk, kind="stable") if result.risk[c] > 0]
     centres = {c: grid.cell_centre(c) for c in ranked}

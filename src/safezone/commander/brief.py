@@ -153,12 +153,15 @@ def render_pdf(data: dict[str, Any], *, printed_at: datetime) -> bytes:
     line(f"รวม {total} เหตุ / {total} incidents" + (": " + ", ".join(parts) if parts else ""))
     line(f"เหตุ SOS / SOS: {kpis['sos']['total']}")
     for incident in data["incidents"][:25]:
-        line(
-            f"#{incident['id']} {incident['time']} · "
-            f"{CATEGORY_TH.get(incident['category'], incident['category'])} · "
-            f"{PRIORITY_TH.get(incident['priority'], incident['priority'])} · "
-            f"{incident['status']} · {incident['title'][:60]}"
-        )
+        parts = [
+            f"#{incident['id']} {incident['time']}",
+            CATEGORY_TH.get(incident["category"], incident["category"]),
+            PRIORITY_TH.get(incident["priority"], incident["priority"]),
+            incident["status"],
+        ]
+        if incident["title"]:
+            parts.append(incident["title"][:60])
+        line(" · ".join(parts))
     if len(data["incidents"]) > 25:
         line(
             f"... และอีก {len(data['incidents']) - 25} เหตุ / and {len(data['incidents']) - 25} more"
@@ -214,7 +217,10 @@ def render_pdf(data: dict[str, Any], *, printed_at: datetime) -> bytes:
     pdf.image(image, x=pdf.l_margin, w=width)
     for feature in data["hotspots"]["features"][:10]:
         p = feature["properties"]
-        line(f"{p['rank']}. เซลล์ / cell {p['cell']}: {p['risk'] * 100:.1f} % · {p['expected']:.2f}")
+        line(
+            f"{p['rank']}. เซลล์ / cell {p['cell']}: {p['risk'] * 100:.1f} % ของความเสี่ยง / "
+            f"of the risk · คาด / expected {p['expected']:.2f}"
+        )
 
     heading("แผนตรวจที่เสนอ", "Proposed patrol plan")
     stops = data["recommendations"]["stops"]

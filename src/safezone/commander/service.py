@@ -188,10 +188,9 @@ def brief(session: Session, *, station_id: str, day: date, top: int = 10) -> dic
     yesterday = day - timedelta(days=1)
     shift = shifts.window(day, 0)
     figures = kpis(session, station_id=station_id, start=yesterday, end=yesterday)
-    layer = analytics_service.shift_forecast_layer(
-        session, station_id=station_id, shift=shift, cell_m=200.0, top=top
+    layer, plan = analytics_service.shift_outlook(
+        session, station_id=station_id, shift=shift, top=top
     )
-    plan = analytics_service.recommendations(session, station_id=station_id, shift=shift)
     zones = [
         {"id": z.id, "name": z.name, "name_en": z.name_en, "geometry": z.geometry}
         for z in zones_service.list_assets(
