@@ -3,18 +3,20 @@ dashboard shows the hotspot layer with its legend (desktop and phone)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.commander.test_commander import HOT, add_checkpoint, past
+from tests.commander.test_commander import COOL, HOT, add_checkpoint, past
 from tests.conftest import LiveServer
 from tests.e2e.support import (
     DESKTOP,
     LIVE_MS,
     PHONE,
     expect,
+    screenshot,
     sign_in,
     skip_without_browser,
     watch_errors,
@@ -26,17 +28,31 @@ pytestmark = pytest.mark.e2e
 
 
 def seed(db: Any) -> None:
+    """Two clusters in the zone (most incidents at HOT), a checkpoint at each; one SOS."""
     add_checkpoint(db, "CP-HOT", HOT[0], HOT[1])
+    add_checkpoint(db, "CP-COOL", COOL[0], COOL[1])
+    rng = random.Random(3)
     now = datetime.now(UTC)
-    for day in range(1, 15):
+    for i in range(60):
+        centre = HOT if i % 4 else COOL
+        where = (centre[0] + rng.gauss(0, 0.0006), centre[1] + rng.gauss(0, 0.0006))
         past(
             db,
-            now - timedelta(days=day, hours=1),
-            HOT,
+            now - timedelta(days=1 + i % 14, hours=rng.random() * 20),
+            where,
+            category=rng.choice(["theft", "assault", "burglary"]),
             priority="high",
             steps={"acknowledged": timedelta(minutes=2), "resolved": timedelta(minutes=30)},
         )
-    past(db, now - timedelta(days=2), HOT, category="sos", priority="critical", source="sos")
+    past(
+        db,
+        now - timedelta(days=2),
+        HOT,
+        category="sos",
+        priority="critical",
+        source="sos",
+        steps={"acknowledged": timedelta(minutes=1), "resolved": timedelta(minutes=20)},
+    )
 
 
 def test_commander_page_and_dashboard_hotspots(
@@ -62,6 +78,7 @@ def test_commander_page_and_dashboard_hotspots(
     expect(control).to_have_attribute("data-layer", "forecast")
     expect(control).to_have_attribute("data-state", "ready", timeout=LIVE_MS)
     expect(page.locator("#cmd-map path.sz-hotspot-cell").first).to_be_attached()
+    screenshot(page, "commander.png")
 
     # The same page on a phone: the charts fit the screen.
     phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
@@ -71,6 +88,9 @@ def test_commander_page_and_dashboard_hotspots(
     expect(chart).to_be_visible(timeout=LIVE_MS)
     box = chart.bounding_box()
     assert box is not None and box["width"] <= PHONE["width"]
+    # Nothing makes the page scroll sideways.
+    assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(small, "commander-phone.png")
     phone.close()
 
     # Dashboard: switch the hotspot layer to Gi* and to counts, with a legend each time.
@@ -86,6 +106,7 @@ def test_commander_page_and_dashboard_hotspots(
     expect(control).to_have_attribute("data-layer", "gi")
     expect(control).to_have_attribute("data-state", "ready", timeout=LIVE_MS)
     expect(control.locator(".sz-hotspot-legend li")).to_have_count(4)
+    screenshot(page, "dashboard-hotspots.png")
     control.locator('input[value="off"]').check()
     expect(page.locator("path.sz-hotspot-cell")).to_have_count(0)
     assert not errors, errors

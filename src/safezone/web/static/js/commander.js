@@ -76,7 +76,7 @@
     return 10 * step;
   }
 
-  function axes(chart, max, labels, unit) {
+  function axes(chart, max, labels) {
     const plotH = H - PAD.top - PAD.bottom;
     for (let i = 0; i <= 4; i++) {
       const y = PAD.top + plotH - (plotH * i) / 4;
@@ -92,7 +92,6 @@
       const x = PAD.left + (plotW * (i + 0.5)) / labels.length;
       chart.append(svg("text", { x, y: H - PAD.bottom + 14, "text-anchor": "middle", class: "sz-tick" }, label));
     });
-    if (unit) chart.append(svg("text", { x: 4, y: PAD.top + 4, class: "sz-tick" }, unit));
   }
 
   function chartBox(name, titleKey) {
@@ -108,11 +107,12 @@
   }
 
   /** Stacked bars: labels on x, series [{label, colour, values}]. */
-  function stacked(name, titleKey, labels, series, unit) {
+  function stacked(name, titleKey, labels, series) {
     const chart = chartBox(name, titleKey);
     const totals = labels.map((_, i) => series.reduce((s, x) => s + x.values[i], 0));
-    const max = niceMax(Math.max(0, ...totals));
-    axes(chart, max, labels, unit);
+    // Counts: a top that four gridlines divide into whole numbers.
+    const max = Math.max(4, Math.ceil(niceMax(Math.max(0, ...totals)) / 4) * 4);
+    axes(chart, max, labels);
     const plotW = W - PAD.left - PAD.right;
     const plotH = H - PAD.top - PAD.bottom;
     const bw = (plotW / labels.length) * 0.7;
@@ -133,11 +133,11 @@
   }
 
   /** Grouped bars: groups on x, bars [{label, colour, values}] side by side. */
-  function grouped(name, titleKey, groups, bars, unit) {
+  function grouped(name, titleKey, groups, bars) {
     const chart = chartBox(name, titleKey);
     const values = bars.flatMap((b) => b.values.filter((v) => v !== null));
     const max = niceMax(Math.max(0, ...values));
-    axes(chart, max, groups, unit);
+    axes(chart, max, groups);
     const plotW = W - PAD.left - PAD.right;
     const plotH = H - PAD.top - PAD.bottom;
     const gw = plotW / groups.length;
@@ -235,7 +235,7 @@
         h("tr", { dataset: { priority: r.priority } }, h("td", { text: priorities[i] }), h("td", { text: r.incidents }),
           ...responseBars.map((b) => h("td", { text: b.values[i] === null ? "–" : fmt(b.values[i]) })))))
     );
-    fill("chart-response", grouped("response", "cmd.chart.response", priorities, responseBars, t("cmd.minutes")), legend(responseBars), table);
+    fill("chart-response", grouped("response", "cmd.chart.response", priorities, responseBars), legend(responseBars), h("div", { class: "table-scroll" }, table));
     const sosSeries = [{ label: t("cmd.card.sos"), colour: "#de2d26", values: data.sos.by_day }];
     fill("chart-sos", stacked("sos", "cmd.chart.sos", labels, sosSeries));
     fill("chart-checkins", stacked("checkins", "cmd.chart.checkins", labels, checkSeries), legend(checkSeries));

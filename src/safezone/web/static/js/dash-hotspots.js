@@ -10,7 +10,8 @@
   SZ.dashPlugins.push({
     init(ctx) {
       if (!CONTROL_ROOM.includes(ctx.role)) return;
-      SZ.hotspots.attach(ctx.map, { initial: "off" });
+      // Bottom right: the layer list is top right and the no-tiles note bottom left.
+      SZ.hotspots.attach(ctx.map, { initial: "off", position: "bottomright" });
     },
   });
 })();
