@@ -4,6 +4,7 @@ dashboard shows the hotspot layer with its legend (desktop and phone)."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,6 +93,13 @@ def test_commander_page_and_dashboard_hotspots(
     assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(small, "commander-phone.png")
     phone.close()
+
+    # The daily brief page: its map image loads (a data: URL the page's CSP allows).
+    page.click("a[href='/commander/brief']")
+    image = page.locator("#brief-map")
+    expect(image).to_be_visible(timeout=LIVE_MS)
+    assert page.evaluate("document.getElementById('brief-map').naturalWidth") > 100
+    expect(page.locator("#brief-pdf")).to_have_attribute("href", re.compile(r"brief\.pdf\?date="))
 
     # Dashboard: switch the hotspot layer to Gi* and to counts, with a legend each time.
     page.goto(f"{base}/dashboard")
