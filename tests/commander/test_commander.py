@@ -322,3 +322,16 @@ def test_commander_pages_are_for_commanders_and_admins(client, auth, db) -> None
             assert 'id="brief-map" src="data:image/png;base64,' in brief.text
             assert client.get("/commander/brief", params={"date": "nope"}).status_code == 422
         client.cookies.clear()
+
+
+def test_a_station_without_anything_gets_an_empty_forecast(client, db) -> None:
+    from safezone.analytics import service as analytics_service
+
+    with db.reader() as session:
+        shift = shifts.window(date(2026, 11, 20), 0)
+        proposal = analytics_service.recommendations(session, station_id="BKK", shift=shift)
+        layer = analytics_service.shift_forecast_layer(
+            session, station_id="BKK", shift=shift, cell_m=200.0, top=10
+        )
+    assert proposal["plan"] is None and proposal["zones"] == [] and proposal["events"] == 0
+    assert layer["features"] == []

@@ -164,7 +164,10 @@ def _shift_inputs(
         since=shift.start - timedelta(days=shifts.HISTORY_DAYS),
         until=shift.start,
     )
-    extra: list[tuple[float, float]] = [(c.lat, c.lon) for c in checkpoints]
+    station = zones_service.get_station(session, station_id=station_id)
+    # The station itself anchors the grid when it has no incidents, zones or checkpoints.
+    extra: list[tuple[float, float]] = [(station.lat, station.lon)]
+    extra += [(c.lat, c.lon) for c in checkpoints]
     for zone in zones:
         west, south, east, north = polygon_geometry(zone.geometry).bounds
         extra += [(south, west), (north, east)]
