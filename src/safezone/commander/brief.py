@@ -36,6 +36,14 @@ CATEGORY_TH = {
     "other": "อื่น ๆ",
 }
 PRIORITY_TH = {"critical": "วิกฤต", "high": "สูง", "medium": "ปานกลาง", "low": "ต่ำ"}
+INCIDENT_STATUS_TH = {
+    "acknowledged": "รับเรื่องแล้ว",
+    "closed": "ปิดเรื่อง",
+    "dispatched": "สั่งการแล้ว",
+    "new": "ใหม่",
+    "on_scene": "ถึงที่เกิดเหตุ",
+    "resolved": "คลี่คลายแล้ว",
+}
 STATUS_TH = {"accepted": "ผ่าน", "flagged": "ต้องตรวจสอบ", "rejected": "ปฏิเสธ"}
 
 
@@ -157,7 +165,7 @@ def render_pdf(data: dict[str, Any], *, printed_at: datetime) -> bytes:
             f"#{incident['id']} {incident['time']}",
             CATEGORY_TH.get(incident["category"], incident["category"]),
             PRIORITY_TH.get(incident["priority"], incident["priority"]),
-            incident["status"],
+            INCIDENT_STATUS_TH.get(incident["status"], incident["status"]),
         ]
         if incident["title"]:
             parts.append(incident["title"][:60])
