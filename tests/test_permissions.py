@@ -43,6 +43,12 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", f"{V1}/health"): PUBLIC,
     # analytics
     ("GET", f"{V1}/analytics/hotspots"): CONTROL_ROOM,
+    ("GET", f"{V1}/analytics/forecast"): CONTROL_ROOM,
+    ("GET", f"{V1}/analytics/recommendations"): COMMAND,
+    # commander's KPIs and daily brief
+    ("GET", f"{V1}/commander/kpis"): COMMAND,
+    ("GET", f"{V1}/commander/brief"): COMMAND,
+    ("GET", f"{V1}/commander/brief.pdf"): COMMAND,
     # auth and accounts
     ("POST", f"{V1}/auth/token"): PUBLIC,
     ("POST", f"{V1}/auth/session"): PUBLIC,

@@ -24,6 +24,7 @@ from safezone.audit.router import router as audit_router
 from safezone.auth import service as auth_service
 from safezone.auth.router import router as auth_router
 from safezone.cameras.router import router as cameras_router
+from safezone.commander.router import router as commander_router
 from safezone.config import Settings
 from safezone.core.bus import Event, make_bus
 from safezone.core.bus.outbox import OutboxRelay
@@ -94,6 +95,7 @@ ROUTERS = (
     housewatch_router,
     audit_router,
     analytics_router,
+    commander_router,
     realtime_router,
     web_router,
 )

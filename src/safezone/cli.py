@@ -427,6 +427,38 @@ def cmd_plans_compliance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_brief(args: argparse.Namespace) -> int:
+    from datetime import UTC, date, datetime
+
+    from safezone.commander import brief as brief_render
+    from safezone.commander import service as commander_service
+
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise CliError(f"--date: '{args.date}' is not a date (YYYY-MM-DD)") from None
+    out = Path(args.out)
+    if out.suffix.lower() != ".pdf":
+        raise CliError(f"--out: '{out}' should end in .pdf")
+    if not out.parent.is_dir():
+        raise CliError(f"--out: the folder '{out.parent}' does not exist")
+    db = _migrated(_settings(args, env="development"))
+    station_id = _default_station(db, args.station)
+    print(f"brief {day}: reading figures and forecasting ...", file=sys.stderr)
+    with db.reader() as session:
+        data = commander_service.brief(session, station_id=station_id, day=day)
+    print("brief: drawing the map and the PDF ...", file=sys.stderr)
+    pdf = brief_render.render_pdf(data, printed_at=datetime.now(UTC))
+    partial = out.with_name(out.name + ".part")
+    try:
+        partial.write_bytes(pdf)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"wrote the {day} brief for station {station_id} to {out}")
+    return 0
+
+
 def cmd_simulate_sos_boxes(args: argparse.Namespace) -> int:
     from safezone.sos import simulator
 
@@ -864,6 +896,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-bad", action="store_true", help="incidents: import the good rows, list the rest"
     )
     p.add_argument("--progress", action="store_true", help="progress on stderr even if piped")
+
+    p = add(
+        "brief",
+        cmd_brief,
+        "the commander's daily brief as PDF: the day before's incidents, response times "
+        "and check-ins, and the first watch's hotspots on a map",
+    )
+    p.add_argument("--date", required=True, help="brief date, YYYY-MM-DD (local)")
+    p.add_argument("--out", required=True, help="PDF file to write")
+    p.add_argument("--station")
 
     p = add("export", cmd_export, "export the registry as GeoJSON: export [registry] FILE|-")
     p.add_argument("what")

@@ -7,19 +7,20 @@ not get them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from safezone.analytics import service as analytics_service
 from safezone.core.deps import SessionDep
-from safezone.core.permissions import CONTROL_ROOM, Principal, allow
+from safezone.core.permissions import COMMAND, CONTROL_ROOM, Principal, allow
 from safezone.incidents.schemas import Category
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
 ControlRoom = Annotated[Principal, allow(*CONTROL_ROOM)]
+Command = Annotated[Principal, allow(*COMMAND)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -61,4 +62,68 @@ def hotspots(
         bandwidth_m=bandwidth_m,
         gi_radius_m=gi_radius_m,
         h3_resolution=h3_resolution,
+    )
+
+
+ShiftParam = Annotated[
+    str,
+    Query(
+        max_length=16,
+        description="next (default), current, or a watch by name: 06-14, 14-22, 22-06 "
+        "(local time, Asia/Bangkok)",
+    ),
+]
+DateParam = Annotated[
+    date | None,
+    Query(
+        alias="date", description="Local date of a named watch's start (default: its next start)"
+    ),
+]
+CellParam = Annotated[float, Query(ge=50, le=2000, description="Cell size, metres")]
+
+
+@router.get("/forecast", response_model=dict[str, Any])
+def shift_forecast(
+    session: SessionDep,
+    principal: ControlRoom,
+    shift: ShiftParam = "next",
+    on: DateParam = None,
+    cell_m: CellParam = 200.0,
+    top: Annotated[int, Query(ge=1, le=2000, description="How many of the riskiest cells")] = 200,
+) -> dict[str, Any]:
+    """GeoJSON: the riskiest cells of the station for a shift, with each cell's share of
+    the shift's risk and its expected incidents (ADR 0015)."""
+    window = analytics_service.shift_window(shift, on, datetime.now(UTC))
+    return analytics_service.shift_forecast_layer(
+        session, station_id=principal.station_id, shift=window, cell_m=cell_m, top=top
+    )
+
+
+@router.get("/recommendations", response_model=dict[str, Any])
+def recommendations(
+    session: SessionDep,
+    principal: Command,
+    shift: ShiftParam = "next",
+    on: DateParam = None,
+    cell_m: CellParam = 200.0,
+    per_zone: Annotated[int, Query(ge=1, le=20, description="Riskiest cells per zone")] = 3,
+    visits: Annotated[
+        int | None, Query(ge=1, le=1000, description="Visits in all (default: 2 per checkpoint)")
+    ] = None,
+    max_distance_m: Annotated[
+        float, Query(ge=10, le=10000, description="Farthest checkpoint that covers a cell")
+    ] = 1000.0,
+) -> dict[str, Any]:
+    """A proposed patrol plan for a shift: the riskiest cells of each zone, their nearest
+    checkpoints in route order and target visits in proportion to risk. ``plan`` is the
+    body of POST /api/v1/patrol/plans as it stands."""
+    window = analytics_service.shift_window(shift, on, datetime.now(UTC))
+    return analytics_service.recommendations(
+        session,
+        station_id=principal.station_id,
+        shift=window,
+        cell_m=cell_m,
+        per_zone=per_zone,
+        visits=visits,
+        max_distance_m=max_distance_m,
     )

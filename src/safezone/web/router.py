@@ -7,8 +7,10 @@ session is sent to the sign-in page instead of getting a JSON 401.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -19,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from safezone.config import Settings
-from safezone.core.errors import NotFound
+from safezone.core.errors import InvalidInput, NotFound
 from safezone.core.permissions import CONTROL_ROOM, STAFF, Principal, Role, public
 from safezone.web import STATIC_DIR, TEMPLATE_DIR
 from safezone.web.i18n import LANG_COOKIE, LANGS, catalog, lang_of, translate
@@ -241,6 +243,38 @@ def patrol_compliance_page(request: Request, principal: Anyone) -> Response:
 def housewatch_desk(request: Request, principal: Anyone) -> Response:
     """The station's house-watch desk: requests on a map, approve or decline."""
     return _map_page(request, principal, CONTROL_ROOM_ONLY, "housewatch.html")
+
+
+@router.get("/commander")
+def commander(request: Request, principal: Anyone) -> Response:
+    """The commander's KPI page (charts drawn by static/js/commander.js)."""
+    return _map_page(request, principal, COMMAND_ONLY, "commander.html")
+
+
+@router.get("/commander/brief")
+def commander_brief(
+    request: Request,
+    principal: Anyone,
+    day: Annotated[str | None, Query(alias="date", max_length=10)] = None,
+) -> Response:
+    """The daily brief as a page (the PDF is GET /api/v1/commander/brief.pdf)."""
+    denied = gate(request, principal, COMMAND_ONLY)
+    if denied is not None:
+        return denied
+    assert principal is not None  # gate() lets only signed-in callers through
+    from safezone.commander import brief as brief_render
+    from safezone.commander import router as commander_api
+    from safezone.commander import service as commander_service
+
+    try:
+        on = date.fromisoformat(day) if day else commander_api.today()
+    except ValueError:
+        raise InvalidInput(f"'{day}' is not a date (YYYY-MM-DD).", field="date") from None
+    database = request.app.state.db
+    with database.reader() as session:
+        data = commander_service.brief(session, station_id=principal.station_id, day=on)
+    image = base64.b64encode(brief_render.map_png(data, width_px=900)).decode()
+    return render(request, principal, "brief.html", brief=data, map_png=image)
 
 
 @router.get("/app")

@@ -1,0 +1,211 @@
+"""The commander's figures: incidents by category and day, response times by priority,
+SOS counts and patrol check-ins over local days (Asia/Bangkok), and the daily brief.
+
+Read-only: this domain writes nothing. Response times leave out imported history (source
+``import``), whose lifecycle times are the occurrence time (ADR 0009). Percentiles are
+nearest-rank: p-th percentile of n sorted values = the ceil(p/100 x n)-th value, a time
+that actually occurred.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from safezone.analytics import service as analytics_service
+from safezone.analytics import shifts
+from safezone.core.errors import InvalidInput
+from safezone.incidents.models import Incident
+from safezone.incidents.schemas import Priority
+from safezone.patrol.models import CheckIn
+from safezone.zones import service as zones_service
+
+LOCAL = shifts.LOCAL
+PRIORITIES: tuple[Priority, ...] = ("critical", "high", "medium", "low")
+CHECKIN_STATUSES = ("accepted", "flagged", "rejected")
+SOS_SOURCES = ("sos", "emergency")
+MAX_DAYS = 92
+# (name, lifecycle column): seconds from creation to each step.
+STEPS = (
+    ("acknowledge", "acknowledged_at"),
+    ("on_scene", "on_scene_at"),
+    ("resolve", "resolved_at"),
+)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile; None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=LOCAL).astimezone(UTC)
+
+
+def local_day(moment: datetime) -> date:
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(LOCAL).date()
+
+
+def local_time(moment: datetime) -> str:
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return aware.astimezone(LOCAL).strftime("%H:%M")
+
+
+def _seconds(later: datetime | None, earlier: datetime) -> float | None:
+    if later is None:
+        return None
+    return max(0.0, (later - earlier).total_seconds())
+
+
+def kpis(session: Session, *, station_id: str, start: date, end: date) -> dict[str, Any]:
+    """The KPI figures of local days ``start``..``end`` (inclusive)."""
+    if end < start:
+        raise InvalidInput("end must not be before start.", field="end")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise InvalidInput(f"At most {MAX_DAYS} days at a time.", field="start")
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    index = {d: i for i, d in enumerate(days)}
+    since, until = local_midnight(start), local_midnight(end + timedelta(days=1))
+    rows = session.execute(
+        select(
+            Incident.created_at,
+            Incident.category,
+            Incident.source,
+            Incident.priority,
+            Incident.acknowledged_at,
+            Incident.on_scene_at,
+            Incident.resolved_at,
+        ).where(
+            Incident.station_id == station_id,
+            Incident.created_at >= since,
+            Incident.created_at < until,
+        )
+    ).all()
+    by_category: dict[str, list[int]] = {}
+    sos = [0] * len(days)
+    times: dict[str, dict[str, list[float]]] = {
+        p: {name: [] for name, _ in STEPS} for p in PRIORITIES
+    }
+    counted = Counter[str]()
+    for created, category, source, priority, ack, on_scene, resolved in rows:
+        i = index[local_day(created)]
+        by_category.setdefault(category, [0] * len(days))[i] += 1
+        if category == "sos" or source in SOS_SOURCES:
+            sos[i] += 1
+        if source == "import" or priority not in times:
+            continue
+        counted[priority] += 1
+        steps = {"acknowledge": ack, "on_scene": on_scene, "resolve": resolved}
+        for name, _ in STEPS:
+            seconds = _seconds(steps[name], created)
+            if seconds is not None:
+                times[priority][name].append(seconds)
+    response = []
+    for p in PRIORITIES:
+        entry: dict[str, Any] = {"priority": p, "incidents": counted[p]}
+        for name, _ in STEPS:
+            values = times[p][name]
+            entry[f"{name}_n"] = len(values)
+            entry[f"{name}_p50_s"] = percentile(values, 50)
+            entry[f"{name}_p90_s"] = percentile(values, 90)
+        response.append(entry)
+    checkins = {s: [0] * len(days) for s in CHECKIN_STATUSES}
+    for received, status in session.execute(
+        select(CheckIn.received_at, CheckIn.status).where(
+            CheckIn.station_id == station_id,
+            CheckIn.received_at >= since,
+            CheckIn.received_at < until,
+        )
+    ).all():
+        if status in checkins:
+            checkins[status][index[local_day(received)]] += 1
+    ordered = sorted(by_category, key=lambda c: (-sum(by_category[c]), c))
+    return {
+        "station_id": station_id,
+        "timezone": shifts.TIMEZONE,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "days": [d.isoformat() for d in days],
+        "incidents": {
+            "total": len(rows),
+            "by_category": {c: by_category[c] for c in ordered},
+        },
+        "response_times": response,
+        "sos": {"total": sum(sos), "by_day": sos},
+        "checkins": {
+            "totals": {s: sum(v) for s, v in checkins.items()},
+            "by_day": checkins,
+        },
+    }
+
+
+def incidents_of_day(session: Session, *, station_id: str, day: date) -> list[dict[str, Any]]:
+    """The incidents created on a local day, oldest first (at most 200)."""
+    rows = session.scalars(
+        select(Incident)
+        .where(
+            Incident.station_id == station_id,
+            Incident.created_at >= local_midnight(day),
+            Incident.created_at < local_midnight(day + timedelta(days=1)),
+        )
+        .order_by(Incident.created_at, Incident.id)
+        .limit(200)
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "time": (
+                r.created_at.replace(tzinfo=UTC) if r.created_at.tzinfo is None else r.created_at
+            )
+            .astimezone(LOCAL)
+            .strftime("%H:%M"),
+            "category": r.category,
+            "priority": r.priority,
+            "status": r.status,
+            "source": r.source,
+            "title": r.title,
+            "zone_id": r.zone_id,
+        }
+        for r in rows
+    ]
+
+
+def brief(session: Session, *, station_id: str, day: date, top: int = 10) -> dict[str, Any]:
+    """The daily brief for local date ``day``: the day before (incidents, response times,
+    SOS, check-ins) and the forecast of ``day``'s first watch (06:00-14:00) with its
+    proposed patrol plan."""
+    station = zones_service.get_station(session, station_id=station_id)
+    yesterday = day - timedelta(days=1)
+    shift = shifts.window(day, 0)
+    figures = kpis(session, station_id=station_id, start=yesterday, end=yesterday)
+    layer, plan = analytics_service.shift_outlook(
+        session, station_id=station_id, shift=shift, top=top
+    )
+    zones = [
+        {"id": z.id, "name": z.name, "name_en": z.name_en, "geometry": z.geometry}
+        for z in zones_service.list_assets(
+            session, kind=zones_service.KINDS["zone"], station_id=station_id
+        )
+        if z.active
+    ]
+    return {
+        "station": {"id": station.id, "name_th": station.name_th, "name_en": station.name_en},
+        "date": day.isoformat(),
+        "yesterday": yesterday.isoformat(),
+        "kpis": figures,
+        "incidents": incidents_of_day(session, station_id=station_id, day=yesterday),
+        "shift": shift.as_dict(),
+        "hotspots": layer,
+        "recommendations": plan,
+        "zones": zones,
+    }
