@@ -130,6 +130,12 @@ def test_recommendations_map_the_riskiest_cell_to_its_nearest_checkpoint(client,
     visits = [c["target_visits"] for c in plan["checkpoints"]]
     assert sum(visits) == 6 and visits[0] > visits[1] >= 1
     assert "CP-FAR" not in ids
+    # The commander accepts it with one call: it becomes a patrol plan as proposed.
+    created = client.post("/api/v1/patrol/plans", json=plan, headers=auth("commander"))
+    assert created.status_code == 201, created.text
+    stops = created.json()["checkpoints"]
+    assert [c["checkpoint_id"] for c in stops] == ids
+    assert [c["target_visits"] for c in stops] == visits
 
 
 def test_recommendations_reject_bad_shift_and_stay_in_the_station(client, auth) -> None:

@@ -74,6 +74,17 @@ def test_commander_page_and_dashboard_hotspots(
     expect(page.locator('#rec-stops tr[data-checkpoint-id="CP-HOT"]')).to_be_visible(
         timeout=LIVE_MS
     )
+    # Accepting the proposal makes it a patrol plan, linked to the compliance map.
+    page.click("#rec-accept")
+    expect(page.locator("#rec-accepted a[href^='/command/patrol?plan=']")).to_be_visible(
+        timeout=LIVE_MS
+    )
+    expect(page.locator("#rec-accept")).to_be_hidden()
+    link = page.locator("#rec-accepted a")
+    plan_id = link.get_attribute("href").rsplit("=", 1)[1]
+    link.click()
+    expect(page.locator("#plan-select")).to_have_value(plan_id, timeout=LIVE_MS)
+    page.goto(f"{base}/commander")
     # The commander page opens on the forecast layer.
     control = page.locator(".sz-hotspot-control")
     expect(control).to_have_attribute("data-layer", "forecast")

@@ -52,8 +52,28 @@
       if (data) renderKpis();
       if (plan) renderPlan();
     });
+    document.getElementById("rec-accept").addEventListener("click", acceptPlan);
     loadKpis();
     loadPlan();
+  }
+
+  // Accepting the proposal creates it as a patrol plan, exactly as proposed; the
+  // commander then follows it (and its compliance) on /command/patrol.
+  async function acceptPlan() {
+    const button = document.getElementById("rec-accept");
+    const note = document.getElementById("rec-accepted");
+    button.disabled = true;
+    try {
+      const created = await api("/api/v1/patrol/plans", { method: "POST", json: plan.plan });
+      note.replaceChildren(
+        t("cmd.rec.accepted", { id: created.id }) + " ",
+        h("a", { href: "/command/patrol?plan=" + created.id, text: t("nav.patrol") })
+      );
+      button.hidden = true;
+    } catch (err) {
+      note.textContent = t("cmd.error", { message: err.message });
+      button.disabled = false;
+    }
   }
 
   function svg(tag, attrs, ...children) {
@@ -282,6 +302,7 @@
       )
     );
     document.getElementById("rec-empty").hidden = plan.stops.length > 0;
+    document.getElementById("rec-accept").hidden = !plan.plan;
     document.getElementById("rec-body").textContent = plan.plan ? JSON.stringify(plan.plan, null, 2) : "";
     document.getElementById("rec-json").hidden = !plan.plan;
   }

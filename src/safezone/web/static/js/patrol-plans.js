@@ -110,6 +110,9 @@
       .then((plans) => {
         document.getElementById("plan-none").hidden = plans.length > 0;
         select.replaceChildren(...plans.map((p) => h("option", { value: p.id, text: p.name })));
+        // ?plan=N (a link from the commander page after accepting a proposal) picks it.
+        const wanted = new URLSearchParams(location.search).get("plan");
+        if (wanted && plans.some((p) => String(p.id) === wanted)) select.value = wanted;
         show();
       })
       .catch((err) => SZ.showErrors(form, err));
