@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -331,3 +332,28 @@ def test_cli_writes_the_report_as_csv_or_pdf(known_shift, settings, tmp_path, ca
     )
     assert "--date" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_commander_kpis_and_brief_count_the_plans_target_visits(known_shift, client, auth):
+    """The commander's figures come from the same report: 20 Nov as above; on 21 Nov the
+    pier was visited on time and the market's four slots were missed."""
+    r = client.get(
+        f"{V1}/commander/kpis",
+        params={"start": DAY, "end": "2026-11-21"},
+        headers=auth("commander"),
+    )
+    assert r.status_code == 200, r.text
+    compliance = r.json()["compliance"]
+    assert compliance["shifts"] == 2
+    assert compliance["by_day"] == {
+        "on_time": [3, 1],
+        "late": [1, 0],
+        "missed": [1, 4],
+        "pending": [0, 0],
+        "flagged": [1, 0],
+    }
+    assert compliance["totals"]["missed"] == 5
+    page = client.get("/commander/brief", params={"date": "2026-11-21"}, headers=auth("commander"))
+    assert page.status_code == 200
+    # The brief of the 21st covers the 20th: one target visit missed there.
+    assert re.search(r'data-outcome="missed"><span[^>]*>[^<]*</span>: 1</li>', page.text), page.text

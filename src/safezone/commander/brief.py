@@ -45,6 +45,7 @@ INCIDENT_STATUS_TH = {
     "resolved": "คลี่คลายแล้ว",
 }
 STATUS_TH = {"accepted": "ผ่าน", "flagged": "ต้องตรวจสอบ", "rejected": "ปฏิเสธ"}
+COMPLIANCE_TH = {"on_time": "ตรงเวลา", "late": "ล่าช้า", "missed": "ขาด", "pending": "ยังไม่ถึงเวลา"}
 
 
 def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
@@ -206,6 +207,20 @@ def render_pdf(data: dict[str, Any], *, printed_at: datetime) -> bytes:
     line(
         " · ".join(f"{STATUS_TH[s]} ({s}) {totals[s]}" for s in ("accepted", "flagged", "rejected"))
     )
+
+    heading("การตรวจตามแผนสายตรวจ", "Patrol plan compliance")
+    plans_done = kpis["compliance"]
+    if plans_done["shifts"]:
+        done = plans_done["totals"]
+        line(
+            " · ".join(
+                f"{COMPLIANCE_TH[o]} ({o.replace('_', ' ')}) {done[o]}"
+                for o in ("on_time", "late", "missed", "pending")
+            )
+            + f" · {plans_done['shifts']} ผลัด / shifts"
+        )
+    else:
+        line("ไม่มีแผนสายตรวจในวันนั้น / No patrol plan ran that day.")
 
     shift = data["shift"]
     heading(

@@ -22,12 +22,14 @@ from safezone.analytics import shifts
 from safezone.core.errors import InvalidInput
 from safezone.incidents.models import Incident
 from safezone.incidents.schemas import Priority
+from safezone.patrol import plans as patrol_plans
 from safezone.patrol.models import CheckIn
 from safezone.zones import service as zones_service
 
 LOCAL = shifts.LOCAL
 PRIORITIES: tuple[Priority, ...] = ("critical", "high", "medium", "low")
 CHECKIN_STATUSES = ("accepted", "flagged", "rejected")
+COMPLIANCE_OUTCOMES = ("on_time", "late", "missed", "pending", "flagged")
 SOS_SOURCES = ("sos", "emergency")
 MAX_DAYS = 92
 # (name, lifecycle column): seconds from creation to each step.
@@ -130,6 +132,7 @@ def kpis(session: Session, *, station_id: str, start: date, end: date) -> dict[s
         if status in checkins:
             checkins[status][index[local_day(received)]] += 1
     ordered = sorted(by_category, key=lambda c: (-sum(by_category[c]), c))
+    compliance = plan_compliance(session, station_id=station_id, days=days)
     return {
         "station_id": station_id,
         "timezone": shifts.TIMEZONE,
@@ -146,6 +149,30 @@ def kpis(session: Session, *, station_id: str, start: date, end: date) -> dict[s
             "totals": {s: sum(v) for s, v in checkins.items()},
             "by_day": checkins,
         },
+        "compliance": compliance,
+    }
+
+
+def plan_compliance(session: Session, *, station_id: str, days: list[date]) -> dict[str, Any]:
+    """Target visits of every active patrol plan's shifts on ``days``, by outcome (on time,
+    late, missed, pending; flagged counts slots filled by a flagged check-in), from the
+    same report as the compliance page (patrol.plans.compliance_report)."""
+    by_day = {o: [0] * len(days) for o in COMPLIANCE_OUTCOMES}
+    shifts_counted = 0
+    for plan in patrol_plans.list_plans(session, station_id=station_id, active=True):
+        for i, day in enumerate(days):
+            if not patrol_plans.runs_on(plan, day):
+                continue
+            report = patrol_plans.compliance_report(
+                session, plan_id=plan.id, station_id=station_id, day=day
+            )
+            shifts_counted += 1
+            for outcome in COMPLIANCE_OUTCOMES:
+                by_day[outcome][i] += getattr(report.totals, outcome)
+    return {
+        "shifts": shifts_counted,
+        "totals": {o: sum(v) for o, v in by_day.items()},
+        "by_day": by_day,
     }
 
 

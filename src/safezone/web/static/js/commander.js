@@ -2,7 +2,7 @@
  * GET /api/v1/commander/kpis, the hotspot / forecast map (hotspots.js) and the proposed
  * patrol plan for the next shift (GET /api/v1/analytics/recommendations).
  *
- * Hooks for tests: svg.sz-chart[data-chart=incidents|response|sos|checkins] with
+ * Hooks for tests: svg.sz-chart[data-chart=incidents|response|sos|checkins|compliance] with
  * rect.sz-bar elements (data-value), #kpi-range, #rec-stops rows [data-checkpoint-id].
  */
 (function () {
@@ -21,6 +21,7 @@
     "#636363", "#c51b8a", "#74c476", "#9e9ac8", "#fd8d3c", "#6baed6", "#bdbdbd",
   ];
   const CHECKIN_COLOURS = { accepted: "#31a354", flagged: "#fdae6b", rejected: "#de2d26" };
+  const COMPLIANCE_COLOURS = { on_time: "#31a354", late: "#fdae6b", missed: "#de2d26", pending: "#bdbdbd" };
   const W = 640;
   const H = 240;
   const PAD = { left: 40, right: 10, top: 10, bottom: 40 };
@@ -259,6 +260,27 @@
     const sosSeries = [{ label: t("cmd.card.sos"), colour: "#de2d26", values: data.sos.by_day }];
     fill("chart-sos", stacked("sos", "cmd.chart.sos", labels, sosSeries));
     fill("chart-checkins", stacked("checkins", "cmd.chart.checkins", labels, checkSeries), legend(checkSeries));
+    // Patrol plans: each target visit of each shift is on time, late, missed or pending.
+    const complianceSeries = ["on_time", "late", "missed", "pending"].map((o) => ({
+      label: t("cmd.compliance." + o),
+      colour: COMPLIANCE_COLOURS[o],
+      values: data.compliance.by_day[o],
+    }));
+    const c = data.compliance.totals;
+    const due = c.on_time + c.late + c.missed;
+    fill(
+      "chart-compliance",
+      data.compliance.shifts
+        ? stacked("compliance", "cmd.chart.compliance", labels, complianceSeries)
+        : tr("cmd.compliance.none", { class: "muted" }),
+      data.compliance.shifts ? legend(complianceSeries) : "",
+      h("p", { class: "small", dataset: { onTime: due ? Math.round((100 * c.on_time) / due) : "" } },
+        t("cmd.compliance.summary", {
+          shifts: data.compliance.shifts,
+          on_time: due ? fmt((100 * c.on_time) / due, 0) + " %" : "–",
+          missed: c.missed,
+        }))
+    );
   }
 
   function card(key, value) {
