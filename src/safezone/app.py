@@ -23,6 +23,8 @@ from safezone.analytics.router import router as analytics_router
 from safezone.audit.router import router as audit_router
 from safezone.auth import service as auth_service
 from safezone.auth.router import router as auth_router
+from safezone.cameras.health import CameraMonitor
+from safezone.cameras.router import health_router as camera_health_router
 from safezone.cameras.router import router as cameras_router
 from safezone.config import Settings
 from safezone.core.bus import Event, make_bus
@@ -85,6 +87,7 @@ ROUTERS = (
     alerts_router,
     sos_router,
     cameras_router,
+    camera_health_router,
     faces_router,
     patrol_router,
     patrol_checkins_router,
@@ -231,8 +234,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         app.state.stream_hub = StreamHub(bus)
         db.commit_listeners.append(app.state.stream_hub.nudge)
         workers = sos_jobs.SosWorkers(db, settings, bus)
+        camera_monitor = CameraMonitor(db, settings)
         relay.start()
         scheduler.start()
+        camera_monitor.start()
         if isinstance(gateway, GatewayProcess):
             hub = app.state.stream_hub
 
@@ -249,6 +254,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             if gateway is not None:
                 gateway.stop()
             await scheduler.stop()
+            await camera_monitor.stop()
             await relay.stop()
             await workers.stop()
             app.state.stream_hub.close()
