@@ -3,6 +3,7 @@ alerts, driven by a fake clock and fake looks at the cameras (and once by real f
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from safezone.cameras import health
@@ -123,3 +124,22 @@ def test_real_feeds_and_the_health_api(client, auth, db, add_camera, simulator):
     assert rows["CAM-SNAP"]["online"] is True and rows["CAM-SNAP"]["fps"] is None
     assert rows["CAM-GONE"]["online"] is False and rows["CAM-GONE"]["last_frame_at"] is None
     assert client.get("/api/v1/camera-health", headers=auth("other_operator")).json() == []
+
+
+def test_the_monitor_round_runs_on_one_node_at_a_time(db, settings, add_camera, simulator):
+    add_camera("CAM-MJPEG", stream_url=simulator.mjpeg_url(1))
+    first = health.CameraMonitor(db, settings)
+    second = health.CameraMonitor(db, settings)
+    first.run_once()
+    with db.reader() as session:
+        row = session.get(health.CameraHealth, "CAM-MJPEG")
+        checked = row.last_checked_at
+        assert row.online is True
+    second.holder = "another-node:1"
+    assert second.run_once() == []  # the lease is held by the first node: no round
+    with db.reader() as session:
+        assert session.get(health.CameraHealth, "CAM-MJPEG").last_checked_at == checked
+    time.sleep(0.01)
+    first.run_once()
+    with db.reader() as session:
+        assert session.get(health.CameraHealth, "CAM-MJPEG").last_checked_at > checked

@@ -168,6 +168,7 @@ class CameraMonitor:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        self.holder = _NODE
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -178,7 +179,7 @@ class CameraMonitor:
         interval = self.settings.camera_check_interval_s
         with self.db.transaction() as session:
             ttl = timedelta(seconds=max(interval * 3, 10))
-            if not acquire(session, name="cameras.health", holder=_NODE, ttl=ttl):
+            if not acquire(session, name="cameras.health", holder=self.holder, ttl=ttl):
                 return []
         return check_cameras(
             self.db,
