@@ -91,6 +91,7 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", f"{V1}/cameras/snapshots/{{snapshot_id}}"): CONTROL_ROOM,
     ("GET", f"{V1}/cameras/{{camera_id}}/snapshot"): CONTROL_ROOM,
     ("GET", f"{V1}/camera-health"): STAFF,
+    ("GET", f"{V1}/evidence-exports"): CONTROL_ROOM,
     # public alerts (CAP 1.2, Atom)
     ("GET", f"{V1}/alerts/active"): PUBLIC,
     ("GET", f"{V1}/alerts/feed.atom"): PUBLIC,

@@ -24,6 +24,7 @@ from safezone.audit.router import router as audit_router
 from safezone.auth import service as auth_service
 from safezone.auth.router import router as auth_router
 from safezone.cameras.health import CameraMonitor
+from safezone.cameras.router import evidence_router
 from safezone.cameras.router import health_router as camera_health_router
 from safezone.cameras.router import router as cameras_router
 from safezone.config import Settings
@@ -88,6 +89,7 @@ ROUTERS = (
     sos_router,
     cameras_router,
     camera_health_router,
+    evidence_router,
     faces_router,
     patrol_router,
     patrol_checkins_router,

@@ -240,3 +240,23 @@ def test_cli_export_and_verify(db, settings, incident, tmp_path, monkeypatch, ca
     )
     assert code == 2 and "error" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_exports_are_listed_for_the_control_room(
+    client, auth, db, settings, incident, tmp_path
+):
+    manifest = _export(db, settings, incident, tmp_path / "one")
+    r = client.get("/api/v1/evidence-exports", headers=auth("commander"))
+    assert r.status_code == 200, r.text
+    [row] = r.json()
+    assert (row["incident_id"], row["exporter"], row["file_count"], row["audit_seq"]) == (
+        incident,
+        "user:commander",
+        2,
+        manifest["audit"]["seq"],
+    )
+    assert row["files_sha256"] == manifest["files_sha256"]
+    params = {"incident_id": incident + 1}
+    assert client.get("/api/v1/evidence-exports", params=params, headers=auth("admin")).json() == []
+    assert client.get("/api/v1/evidence-exports", headers=auth("other_operator")).json() == []
+    assert client.get("/api/v1/evidence-exports", headers=auth("officer")).status_code == 403

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -193,3 +194,13 @@ def verify_export(session: Session, *, folder: Path) -> Check:
     if not chain.ok:
         problems.append(f"the audit chain is broken at entry {chain.first_bad_seq}")
     return Check(not problems, files=len(files), problems=problems, audit_seq=seq)
+
+
+def list_exports(
+    session: Session, *, station_id: str, incident_id: int | None = None
+) -> list[EvidenceExport]:
+    """The station's evidence exports, newest first (optionally of one incident)."""
+    query = select(EvidenceExport).where(EvidenceExport.station_id == station_id)
+    if incident_id is not None:
+        query = query.where(EvidenceExport.incident_id == incident_id)
+    return list(session.scalars(query.order_by(EvidenceExport.id.desc())))

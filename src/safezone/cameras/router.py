@@ -5,9 +5,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from safezone.cameras import evidence
 from safezone.cameras import health as camera_health
 from safezone.cameras import service as cameras_service
-from safezone.cameras.schemas import CameraHealthRead, CameraListed
+from safezone.cameras.schemas import CameraHealthRead, CameraListed, EvidenceExportRead
 from safezone.core.deps import AuditedReadDep, SessionDep, SettingsDep
 from safezone.core.errors import InvalidInput
 from safezone.core.permissions import CONTROL_ROOM, STAFF, Principal, allow
@@ -108,3 +109,17 @@ def snapshot_image(
 def camera_health_list(session: SessionDep, principal: Staff) -> Any:
     """What the health monitor last saw of each camera: online, fps, last frame time."""
     return camera_health.list_health(session, station_id=principal.station_id)
+
+
+evidence_router = APIRouter(prefix="/api/v1/evidence-exports", tags=["cameras"])
+
+
+@evidence_router.get("", response_model=list[EvidenceExportRead])
+def evidence_exports(
+    session: SessionDep,
+    principal: ControlRoom,
+    incident_id: Annotated[int | None, Query(description="Only this incident's exports")] = None,
+) -> Any:
+    """Who exported which incident's evidence, when, why, and where the export sits in the
+    audit chain (made with ``safezone evidence export``; checked with ``evidence verify``)."""
+    return evidence.list_exports(session, station_id=principal.station_id, incident_id=incident_id)

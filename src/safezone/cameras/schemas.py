@@ -57,3 +57,16 @@ class CameraHealthRead(BaseModel):
     last_frame_at: datetime | None
     last_checked_at: datetime
     last_error: str
+
+
+class EvidenceExportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    incident_id: int
+    exporter: str
+    reason: str
+    file_count: int
+    files_sha256: str
+    audit_seq: int
+    exported_at: datetime
