@@ -17,7 +17,7 @@ from safezone.cli import main
 from safezone.core import migrate, security
 from safezone.core.db import Database
 from safezone.incidents.models import Incident
-from safezone.patrol import checkins
+from safezone.patrol import checkins, plans
 from safezone.patrol import service as patrol_service
 from safezone.patrol.models import Shift
 from safezone.patrol.schemas import CheckInCreate
@@ -51,6 +51,12 @@ def test_demo_builds_the_mukdahan_station(empty_db, tmp_path):
         assert len(set(session.scalars(select(Camera.pole_id)))) == 18
         assert count(session, SosBox) == 12
         assert count(session, Checkpoint) == 20
+        # a day and a night patrol plan; the day shift running at 19:00 Bangkok
+        day_plan, night_plan = plans.list_plans(session, station_id="MDH", active=True)
+        report = plans.compliance_report(session, plan_id=day_plan.id, station_id="MDH", now=now)
+        assert report.date.isoformat() == "2026-11-26" and not report.finished
+        assert report.totals.pending == 10
+        assert (night_plan.start_time, night_plan.end_time) == ("20:00", "08:00")
         incidents = session.scalars(select(Incident)).all()
         # several weeks of history, spread over the days
         assert len(incidents) > 150

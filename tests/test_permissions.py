@@ -120,6 +120,23 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", f"{V1}/patrol/shifts/end"): OFFICER,
     ("POST", f"{V1}/patrol/checkins"): OFFICER,
     ("GET", f"{V1}/patrol/checkins"): STAFF,
+    # patrol plans and compliance
+    ("GET", f"{V1}/patrol/plans"): STAFF,
+    ("POST", f"{V1}/patrol/plans"): COMMAND,
+    ("GET", f"{V1}/patrol/plans/{{plan_id}}"): STAFF,
+    ("PATCH", f"{V1}/patrol/plans/{{plan_id}}"): COMMAND,
+    ("GET", f"{V1}/patrol/plans/{{plan_id}}/compliance"): COMMAND,
+    ("GET", f"{V1}/patrol/plans/{{plan_id}}/compliance.csv"): COMMAND,
+    ("GET", f"{V1}/patrol/plans/{{plan_id}}/compliance.pdf"): COMMAND,
+    # house-watch: citizens ask and see their own; the station decides
+    ("POST", f"{V1}/housewatch/requests"): CITIZEN,
+    ("GET", f"{V1}/housewatch/requests"): CITIZEN | STAFF,
+    ("GET", f"{V1}/housewatch/active"): STAFF,
+    ("GET", f"{V1}/housewatch/requests/{{request_id}}"): CITIZEN | STAFF,
+    ("POST", f"{V1}/housewatch/requests/{{request_id}}/approve"): CONTROL_ROOM,
+    ("POST", f"{V1}/housewatch/requests/{{request_id}}/decline"): CONTROL_ROOM,
+    ("POST", f"{V1}/housewatch/requests/{{request_id}}/cancel"): CITIZEN,
+    ("GET", f"{V1}/housewatch/requests/{{request_id}}/qr.svg"): CITIZEN | CONTROL_ROOM,
     # dispatch: assignments, acknowledgement, response times
     ("GET", f"{V1}/dispatch/incidents/{{incident_id}}/suggestions"): CONTROL_ROOM,
     ("POST", f"{V1}/dispatch/assignments"): CONTROL_ROOM,
@@ -334,7 +351,7 @@ class Fixtures:
                 return "UNIT-UNKNOWN"
             if name == "checkpoint_id":
                 return "CP-UNKNOWN"
-            if name in ("registration_id", "assignment_id"):
+            if name in ("registration_id", "assignment_id", "plan_id", "request_id"):
                 return "999"
             if name == "entry_id":
                 return "WL-UNKNOWN"

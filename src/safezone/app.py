@@ -38,6 +38,8 @@ from safezone.dispatch import jobs as dispatch_jobs
 from safezone.dispatch.router import router as dispatch_router
 from safezone.faces import service as faces_service
 from safezone.faces.router import router as faces_router
+from safezone.housewatch import jobs as housewatch_jobs
+from safezone.housewatch.router import router as housewatch_router
 from safezone.incidents.router import router as incidents_router
 from safezone.patrol import service as patrol_service
 from safezone.patrol.router import patrol_router as patrol_checkins_router
@@ -94,6 +96,7 @@ ROUTERS = (
     patrol_router,
     patrol_checkins_router,
     dispatch_router,
+    housewatch_router,
     audit_router,
     analytics_router,
     realtime_router,
@@ -220,6 +223,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         faces_service.PURGE_INTERVAL_S,
         faces_service.purge_job(settings.media_dir),
     )
+    housewatch_jobs.schedule(scheduler, settings)
     gateway: MqttGateway | GatewayProcess | None = None
     if settings.mqtt_url and settings.mqtt_gateway_process:
         gateway = GatewayProcess(settings)
@@ -237,6 +241,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         db.commit_listeners.append(app.state.stream_hub.nudge)
         workers = sos_jobs.SosWorkers(db, settings, bus)
         camera_monitor = CameraMonitor(db, settings)
+        housewatch_workers = housewatch_jobs.HouseWatchWorkers(db, settings, bus)
         relay.start()
         scheduler.start()
         camera_monitor.start()
@@ -259,6 +264,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             await camera_monitor.stop()
             await relay.stop()
             await workers.stop()
+            await housewatch_workers.stop()
             app.state.stream_hub.close()
             db.commit_listeners.remove(app.state.stream_hub.nudge)
             await bus.close()

@@ -396,6 +396,54 @@ def cmd_checkpoints_posters(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plans_compliance(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from safezone.core.errors import AppError
+    from safezone.patrol import export, plans
+    from safezone.zones import service as zones_service
+
+    out = Path(args.out)
+    kind = out.suffix.lower()
+    if kind not in (".csv", ".pdf"):
+        raise CliError(f"--out: '{out}' should end in .csv or .pdf")
+    if not out.parent.is_dir():
+        raise CliError(f"--out: the folder '{out.parent}' does not exist")
+    try:
+        day = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        raise CliError(f"--date: '{args.date}' is not a date like 2026-11-27") from None
+    db = _migrated(_settings(args, env="development"))
+    station_id = _default_station(db, args.station)
+    with db.reader() as session:
+        try:
+            report = plans.compliance_report(
+                session, plan_id=args.plan, station_id=station_id, day=day
+            )
+        except AppError as exc:
+            raise CliError(exc.message) from exc
+        station = zones_service.get_station(session, station_id=station_id)
+        station_name = f"{station.name_th} / {station.name_en}"
+    body = (
+        export.to_csv(report).encode("utf-8")
+        if kind == ".csv"
+        else export.to_pdf(report, station_name=station_name)
+    )
+    partial = out.with_name(out.name + ".part")
+    try:
+        partial.write_bytes(body)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    t = report.totals
+    print(
+        f"plan {report.plan_id} shift {report.date.isoformat()}: on time {t.on_time}, "
+        f"late {t.late}, missed {t.missed}, pending {t.pending}, flagged {t.flagged}; "
+        f"wrote {out}"
+    )
+    return 0
+
+
 def cmd_simulate_sos_boxes(args: argparse.Namespace) -> int:
     from safezone.sos import simulator
 
@@ -812,6 +860,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the PDF file to write")
     p.add_argument("--station")
     p.add_argument("--checkpoint", action="append", help="only this checkpoint id (repeatable)")
+
+    plans_group = sub.add_parser("plans", help="patrol plans").add_subparsers(
+        dest="plans_command", required=True, metavar="WHAT"
+    )
+    p = add(
+        "compliance",
+        cmd_plans_compliance,
+        "write a plan's compliance report for a shift (on time, late, missed) as CSV or PDF",
+        parent=plans_group,
+    )
+    p.add_argument("--plan", type=int, required=True, help="the plan id")
+    p.add_argument("--date", help="the shift's local start date (default: running or last)")
+    p.add_argument("--out", required=True, help="the .csv or .pdf file to write")
+    p.add_argument("--station")
 
     simulate = sub.add_parser("simulate", help="simulated devices").add_subparsers(
         dest="simulate_command", required=True, metavar="WHAT"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from safezone.faces.settings import FaceSettings
@@ -175,6 +176,22 @@ class Settings(BaseSettings):
         description="A unit's officer must acknowledge an assignment in this time, or the "
         "control room is alerted (dispatch.ack_overdue).",
     )
+    local_timezone: str = Field(
+        "Asia/Bangkok",
+        description="The stations' local time zone: house-watch dates begin and end at "
+        "local midnight.",
+    )
+    housewatch_webhook_url: str | None = Field(
+        None,
+        description="House-watch notices (approved, visit, summary) are also POSTed here as "
+        "JSON, signed like the escalation webhook (optional; e.g. a LINE or SMS bridge).",
+    )
+    housewatch_summary_interval_s: float = Field(
+        300.0,
+        gt=0,
+        le=86400,
+        description="How often the house-watch summary job looks for watches whose dates ended.",
+    )
     demo_password: str | None = Field(
         None, description="Password of the demo accounts; random if unset."
     )
@@ -183,6 +200,15 @@ class Settings(BaseSettings):
         description='Face pipeline thresholds, as JSON (SAFEZONE_FACES=\'{"match_threshold":'
         " 0.5}'); see docs/operations.md, Face identification.",
     )
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use e.g. Asia/Bangkok") from exc
+        return value
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
@@ -27,8 +28,15 @@ from safezone.core.geo import polygon_geometry
 from safezone.core.permissions import Principal
 from safezone.incidents import service as incidents_service
 from safezone.incidents.schemas import Category, IncidentCreate, Priority, Status
+from safezone.patrol import plans
 from safezone.patrol import service as patrol_service
-from safezone.patrol.schemas import DeviceRegister, LocationReport, UnitCreate
+from safezone.patrol.schemas import (
+    DeviceRegister,
+    LocationReport,
+    PlanCreate,
+    PlanStop,
+    UnitCreate,
+)
 from safezone.reports import service as reports_service
 from safezone.reports.schemas import ReportCreate
 from safezone.zones import schemas as zone_schemas
@@ -287,6 +295,27 @@ def _patrol(session: Session, now: datetime) -> None:
             )
 
 
+def _plans(session: Session, now: datetime) -> None:
+    """A day and a night patrol plan over the market checkpoints, two rounds a shift, so
+    the commander's map (/command/patrol) fills in as officer1 scans."""
+    commander = auth_service.find_user(session, username="commander")
+    assert commander is not None
+    principal = auth_service.principal_of(commander)
+    start = now.astimezone(ZoneInfo("Asia/Bangkok")).date() - timedelta(days=7)
+    route = [PlanStop(checkpoint_id=f"CP-{n:03d}", target_visits=2) for n in (1, 4, 7, 10, 13)]
+    for name, begins, ends in (
+        ("เวรกลางวัน ตลาดอินโดจีน", "08:00", "20:00"),
+        ("เวรกลางคืน ตลาดอินโดจีน", "20:00", "08:00"),
+    ):
+        plans.create_plan(
+            session,
+            data=PlanCreate(
+                name=name, start_time=begins, end_time=ends, valid_from=start, checkpoints=route
+            ),
+            principal=principal,
+        )
+
+
 def _history(session: Session, rng: random.Random, now: datetime) -> None:
     """Several weeks of past incidents with realistic hours, categories and response times."""
     rings = [z[3] for z in ZONES]
@@ -466,6 +495,7 @@ def ensure_demo(
         accounts = _accounts(session, chosen)
         if created:
             _units(session, rng)
+            _plans(session, now)
         _patrol(session, now)
         device_file = write_device_file(session, data_dir)
     return DemoOutcome(created, chosen, accounts, device_file)

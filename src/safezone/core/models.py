@@ -9,6 +9,7 @@ from safezone.core.db import Base
 from safezone.core.scheduler import JobLease
 from safezone.dispatch import models as dispatch_models
 from safezone.faces import models as faces_models
+from safezone.housewatch import models as housewatch_models
 from safezone.incidents import models as incidents_models
 from safezone.patrol import models as patrol_models
 from safezone.reports import models as reports_models
@@ -24,6 +25,7 @@ __all__ = [
     "cameras_models",
     "dispatch_models",
     "faces_models",
+    "housewatch_models",
     "incidents_models",
     "outbox",
     "patrol_models",

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safezone.core.db import Base, JsonText, UtcDateTime, utcnow
@@ -93,3 +93,39 @@ class CheckIn(Base):
     reasons: Mapped[Any] = mapped_column(JsonText)
     distance_m: Mapped[float | None] = mapped_column(Float)
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"))
+
+
+class PatrolPlan(Base):
+    """A route of checkpoints for a recurring shift window (in the station's local time)."""
+
+    __tablename__ = "patrol_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # "HH:MM" local; an end at or before the start means the shift runs past midnight.
+    start_time: Mapped[str] = mapped_column(String(5))
+    end_time: Mapped[str] = mapped_column(String(5))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PlanCheckpoint(Base):
+    """One stop of a plan's route, with its target visits per shift. A stop with dates
+    applies only to the shifts starting on those dates (a house under watch)."""
+
+    __tablename__ = "patrol_plan_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("patrol_plans.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    checkpoint_id: Mapped[str] = mapped_column(String(64), index=True)
+    target_visits: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    housewatch_request_id: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -7,8 +8,9 @@ from fastapi import APIRouter, Path, Query, Response
 from safezone.core.deps import AuditedReadDep, DatabaseDep, SessionDep, SettingsDep
 from safezone.core.geo import Latitude, Longitude
 from safezone.core.permissions import COMMAND, CONTROL_ROOM, STAFF, Principal, allow
-from safezone.patrol import schemas
+from safezone.patrol import export, plans, schemas
 from safezone.patrol import service as patrol_service
+from safezone.zones import service as zones_service
 from safezone.zones.schemas import ASSET_ID
 
 router = APIRouter(prefix="/api/v1/units", tags=["patrol"])
@@ -208,4 +210,100 @@ def list_checkins(
     """Check-ins, newest scan first; an officer sees only their own."""
     return patrol_service.list_checkins(
         session, principal=principal, status=status, checkpoint_id=checkpoint_id, limit=limit
+    )
+
+
+# --- /api/v1/patrol/plans: routes with target visits, compliance reports ------------------
+
+PlanId = Annotated[int, Path(ge=1)]
+ShiftDate = Annotated[
+    date | None,
+    Query(description="Local date the shift starts on; default the running or last shift"),
+]
+
+
+@patrol_router.get("/plans", response_model=list[schemas.PlanRead])
+def list_plans(
+    session: SessionDep,
+    principal: Staff,
+    active: Annotated[bool | None, Query()] = None,
+) -> Any:
+    """The station's patrol plans with their routes (officers see their routes too)."""
+    return [
+        plans.read(session, p)
+        for p in plans.list_plans(session, station_id=principal.station_id, active=active)
+    ]
+
+
+@patrol_router.post("/plans", response_model=schemas.PlanRead, status_code=201)
+def create_plan(data: schemas.PlanCreate, session: SessionDep, principal: Command) -> Any:
+    return plans.read(session, plans.create_plan(session, data=data, principal=principal))
+
+
+@patrol_router.get("/plans/{plan_id}", response_model=schemas.PlanRead)
+def get_plan(plan_id: PlanId, session: SessionDep, principal: Staff) -> Any:
+    return plans.read(
+        session, plans.get_plan(session, plan_id=plan_id, station_id=principal.station_id)
+    )
+
+
+@patrol_router.patch("/plans/{plan_id}", response_model=schemas.PlanRead)
+def update_plan(
+    plan_id: PlanId, data: schemas.PlanUpdate, session: SessionDep, principal: Command
+) -> Any:
+    """Rename, end or deactivate a plan, or replace its route (house-watch stops stay)."""
+    return plans.read(
+        session, plans.update_plan(session, plan_id=plan_id, data=data, principal=principal)
+    )
+
+
+@patrol_router.get("/plans/{plan_id}/compliance", response_model=schemas.ComplianceReport)
+def plan_compliance(
+    plan_id: PlanId, session: SessionDep, principal: Command, date: ShiftDate = None
+) -> Any:
+    """On time, late, missed and pending visits per checkpoint and officer (ADR 0013)."""
+    return plans.compliance_report(
+        session, plan_id=plan_id, station_id=principal.station_id, day=date
+    )
+
+
+@patrol_router.get(
+    "/plans/{plan_id}/compliance.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def plan_compliance_csv(
+    plan_id: PlanId, session: SessionDep, principal: Command, date: ShiftDate = None
+) -> Response:
+    """The compliance report, one row per due slot (UTF-8 with BOM, for spreadsheets)."""
+    report = plans.compliance_report(
+        session, plan_id=plan_id, station_id=principal.station_id, day=date
+    )
+    body = "\ufeff" + export.to_csv(report)
+    name = f"compliance-plan{report.plan_id}-{report.date.isoformat()}.csv"
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE},
+    )
+
+
+@patrol_router.get(
+    "/plans/{plan_id}/compliance.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+def plan_compliance_pdf(
+    plan_id: PlanId, session: SessionDep, principal: Command, date: ShiftDate = None
+) -> Response:
+    report = plans.compliance_report(
+        session, plan_id=plan_id, station_id=principal.station_id, day=date
+    )
+    station = zones_service.get_station(session, station_id=principal.station_id)
+    body = export.to_pdf(report, station_name=f"{station.name_th} / {station.name_en}")
+    name = f"compliance-plan{report.plan_id}-{report.date.isoformat()}.pdf"
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE},
     )

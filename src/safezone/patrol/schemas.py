@@ -1,9 +1,16 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+)
 
 from safezone.core.geo import Latitude, Longitude
 from safezone.zones.schemas import ASSET_ID
@@ -160,3 +167,140 @@ class CheckInRead(BaseModel):
     reasons: list[str]
     distance_m: float | None
     shift_id: int | None
+
+
+# --- patrol plans and compliance ---------------------------------------------------------
+
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone '{value}' (e.g. Asia/Bangkok)") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
+
+
+class PlanStop(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint_id: str = Field(pattern=ASSET_ID, max_length=64)
+    target_visits: int = Field(1, ge=1, le=48, description="Visits due per shift")
+
+
+class PlanCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    timezone: TimeZoneName = "Asia/Bangkok"
+    start_time: str = Field(pattern=HHMM, description="Shift start, local HH:MM")
+    end_time: str = Field(
+        pattern=HHMM, description="Shift end, local HH:MM; at or before the start = next day"
+    )
+    valid_from: date = Field(description="First shift date (local)")
+    valid_to: date | None = Field(
+        None, description="Last shift date; null = every day from valid_from on"
+    )
+    checkpoints: list[PlanStop] = Field(min_length=1, max_length=100, description="In order")
+
+
+class PlanUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    active: bool | None = None
+    valid_to: date | None = None
+    checkpoints: list[PlanStop] | None = Field(None, min_length=1, max_length=100)
+
+
+class PlanStopRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    checkpoint_id: str
+    target_visits: int
+    valid_from: date | None
+    valid_to: date | None
+    housewatch_request_id: int | None
+
+
+class PlanRead(BaseModel):
+    id: int
+    station_id: str
+    name: str
+    timezone: str
+    start_time: str
+    end_time: str
+    valid_from: date
+    valid_to: date | None
+    active: bool
+    created_by: str
+    created_at: datetime
+    checkpoints: list[PlanStopRead]
+
+
+Outcome = Literal["on_time", "late", "missed", "pending"]
+CheckpointState = Literal["on_time", "late", "partial", "missed", "pending"]
+
+
+class SlotRead(BaseModel):
+    index: int
+    due_from: datetime
+    due_until: datetime
+    outcome: Outcome
+    checkin_id: int | None
+    officer_user_id: int | None
+    officer: str | None
+    scanned_at: datetime | None
+    checkin_status: Literal["accepted", "flagged"] | None
+
+
+class Counts(BaseModel):
+    on_time: int
+    late: int
+    missed: int
+    pending: int
+    flagged: int = Field(description="Slots filled by a flagged check-in (also on time/late)")
+
+
+class CheckpointCompliance(Counts):
+    position: int
+    checkpoint_id: str
+    name: str
+    lat: float | None
+    lon: float | None
+    target_visits: int
+    state: CheckpointState
+    extra_visits: int = Field(description="Counted check-ins that filled no slot")
+    rejected_scans: int
+    housewatch_request_id: int | None
+    slots: list[SlotRead]
+
+
+class OfficerCompliance(BaseModel):
+    officer_user_id: int
+    officer: str
+    on_time: int
+    late: int
+    flagged: int
+    checkins: int = Field(description="Counted check-ins at the plan's checkpoints")
+    rejected_scans: int
+
+
+class ComplianceReport(BaseModel):
+    plan_id: int
+    plan_name: str
+    station_id: str
+    date: date
+    timezone: str
+    shift_start: datetime
+    shift_end: datetime
+    generated_at: datetime
+    finished: bool = Field(description="The shift has ended: unfilled slots are missed")
+    totals: Counts
+    checkpoints: list[CheckpointCompliance]
+    officers: list[OfficerCompliance]

@@ -41,6 +41,8 @@ templates.env.filters["script_json"] = script_json
 
 Anyone = Annotated[Principal | None, public()]
 ADMIN_ONLY: tuple[Role, ...] = ("admin",)
+COMMAND_ONLY: tuple[Role, ...] = ("commander", "admin")
+CONTROL_ROOM_ONLY: tuple[Role, ...] = ("operator", "commander", "admin")
 SW_SCOPE = "/app"
 ONE_YEAR_S = 365 * 24 * 3600
 
@@ -229,6 +231,18 @@ def admin(request: Request, principal: Anyone) -> Response:
     return _map_page(request, principal, ADMIN_ONLY, "admin.html")
 
 
+@router.get("/command/patrol")
+def patrol_compliance_page(request: Request, principal: Anyone) -> Response:
+    """The commander's map: a plan's checkpoints visited and missed in a shift."""
+    return _map_page(request, principal, COMMAND_ONLY, "patrol.html")
+
+
+@router.get("/housewatch")
+def housewatch_desk(request: Request, principal: Anyone) -> Response:
+    """The station's house-watch desk: requests on a map, approve or decline."""
+    return _map_page(request, principal, CONTROL_ROOM_ONLY, "housewatch.html")
+
+
 @router.get("/app")
 @router.get("/app/")
 def citizen_app(request: Request, principal: Anyone) -> Response:
@@ -274,4 +288,41 @@ def service_worker(principal: Anyone) -> Response:
         source.replace("__SZ_VERSION__", asset_version()),
         media_type="text/javascript",
         headers={"Service-Worker-Allowed": SW_SCOPE, "Cache-Control": "no-cache"},
+    )
+
+
+# --- the officer app (issue 4): its own PWA scope, /officer ----------------------------
+
+OFFICER_SCOPE = "/officer"
+OFFICER_ONLY: tuple[Role, ...] = ("officer",)
+
+
+@router.get("/officer")
+@router.get("/officer/")
+def officer_app(request: Request, principal: Anyone) -> Response:
+    """Patrol on a phone: shift, checkpoint scans (with an offline queue), assignments."""
+    denied = gate(request, principal, OFFICER_ONLY)
+    if denied is not None:
+        return denied
+    return render(request, principal, "officer.html")
+
+
+@router.get("/officer/manifest.webmanifest")
+def officer_manifest(principal: Anyone) -> Response:
+    body = (STATIC_DIR / "officer.webmanifest").read_bytes()
+    return Response(
+        body,
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+@router.get("/officer/sw.js")
+def officer_service_worker(principal: Anyone) -> Response:
+    """The officer app's own service worker, scope /officer (the citizen one keeps /app)."""
+    source = (STATIC_DIR / "js" / "officer-sw.js").read_text(encoding="utf-8")
+    return Response(
+        source.replace("__SZ_VERSION__", asset_version()),
+        media_type="text/javascript",
+        headers={"Service-Worker-Allowed": OFFICER_SCOPE, "Cache-Control": "no-cache"},
     )

@@ -1,7 +1,7 @@
 """cameras: health of each camera and evidence exports
 
 Revision ID: 0010_cameras
-Revises: 0005_faces
+Revises: 0007_plans_housewatch
 Create Date: 2026-11-27
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_cameras"
-down_revision: str | None = "0005_faces"
+down_revision: str | None = "0007_plans_housewatch"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

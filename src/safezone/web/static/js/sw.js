@@ -31,6 +31,7 @@ const SHELL_URLS = [
   "/static/js/sos-queue.js",
   "/static/js/sos.js",
   "/static/js/alerts.js",
+  "/static/js/housewatch.js",
   "/static/js/track.js",
   "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css",
@@ -57,7 +58,14 @@ self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches
       .keys()
-      .then((keys) => Promise.all(keys.filter((k) => k !== SHELL && k !== DATA).map((k) => caches.delete(k))))
+      // Only this worker's own old caches: the officer app (/officer) keeps its own.
+      .then((keys) =>
+        Promise.all(
+          keys
+            .filter((k) => (k.startsWith("sz-shell-") || k.startsWith("sz-data-")) && k !== SHELL && k !== DATA)
+            .map((k) => caches.delete(k))
+        )
+      )
       .then(() => self.clients.claim())
   );
 });

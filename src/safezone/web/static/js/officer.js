@@ -1,0 +1,680 @@
+/* The officer app (/officer): shift, checkpoint scans, assignments, live location.
+ *
+ * - Shift: GET /api/v1/patrol/shifts?running=true, POST /patrol/shifts/start|end.
+ * - Scan: the camera (officer-scan.js) or the typed code; the GPS fix and its accuracy
+ *   are taken at the scan, and the check-in is POSTed with the phone's device id (kept in
+ *   localStorage, entered once) to /api/v1/patrol/checkins. The verdict and its reasons
+ *   are shown. A scan that cannot be sent waits in the offline queue (officer-queue.js)
+ *   with its original scanned_at and is sent when the connection is back.
+ * - Assignments: the unit's open dispatch assignments (GET /api/v1/dispatch/assignments),
+ *   with acknowledge / en route / on scene / done buttons. Officers have no event stream:
+ *   the page polls.
+ * - Live location: while on shift, the officer's unit position goes to
+ *   POST /api/v1/units/{id}/location at most every data-location-every-s seconds (the
+ *   server throttles as well).
+ *
+ * Hooks for tests: #shift-start/#shift-end, #shift-state[data-state], #manual-form,
+ * #scan-result[data-status] with li[data-reason], #queue-count, #queue-list li,
+ * #checkin-list li[data-checkin-id][data-status], #assignment-list li[data-assignment-id]
+ * with button[data-step], #device-form, #net-state[data-state].
+ */
+(function () {
+  "use strict";
+
+  const SZ = window.SZ;
+  const { h, tr, time, api, t, onReady, busy, showErrors, clearErrors } = SZ;
+  const DEVICE_KEY = "sz_officer_device";
+  const DEVICE_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{3,127}$/;
+  const FIX_FRESH_MS = 15000;
+  const FIX_TIMEOUT_MS = 20000;
+  const LOCATION_STALE_MS = 120000;
+  const NEXT_STEPS = {
+    assigned: ["acknowledged"],
+    acknowledged: ["en_route", "on_scene"],
+    en_route: ["on_scene"],
+    on_scene: ["resolved"],
+  };
+  const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
+
+  const state = {
+    userId: 0,
+    shift: undefined,
+    unit: null,
+    devices: null,
+    fix: null,
+    watchId: null,
+    lastLocationAt: 0,
+    locationEveryMs: 15000,
+    incidents: new Map(),
+  };
+  let dom = {};
+
+  onReady(init);
+
+  function init() {
+    const root = document.getElementById("sz-officer");
+    state.userId = Number(root.dataset.userId);
+    state.locationEveryMs = Number(root.dataset.locationEveryS || 15) * 1000;
+    const ids = [
+      "net-state", "net-label", "queue-badge", "shift-state", "shift-start", "shift-end",
+      "shift-error", "unit-state", "gps-state", "scan-camera", "scan-view", "scan-video",
+      "scan-stop", "scan-camera-error", "manual-box", "manual-form", "manual-code",
+      "scan-result", "queue-section", "queue-count", "queue-list", "queue-sync",
+      "assignment-list", "assignment-empty", "assignment-count", "assignment-error",
+      "checkin-list", "checkin-empty", "device-form", "device-id", "device-state",
+    ];
+    for (const id of ids) dom[id.replace(/-(\w)/g, (m, c) => c.toUpperCase())] = document.getElementById(id);
+
+    dom.deviceId.value = storedDevice();
+    dom.deviceForm.addEventListener("submit", saveDevice);
+    dom.shiftStart.addEventListener("click", () => changeShift("start", dom.shiftStart));
+    dom.shiftEnd.addEventListener("click", () => changeShift("end", dom.shiftEnd));
+    dom.scanCamera.addEventListener("click", openCamera);
+    dom.scanStop.addEventListener("click", closeCamera);
+    dom.manualForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const button = dom.manualForm.querySelector("button[type=submit]");
+      busy(button, () => submitScan(dom.manualCode.value, dom.manualForm));
+    });
+    dom.queueSync.addEventListener("click", () => busy(dom.queueSync, flushQueue));
+    window.addEventListener("online", () => {
+      renderNet();
+      flushQueue();
+      refresh();
+    });
+    window.addEventListener("offline", renderNet);
+    document.addEventListener("sz:lang", () => {
+      renderShift();
+      renderGps();
+      renderDevice();
+    });
+
+    renderNet();
+    renderQueue();
+    renderDevice();
+    renderGps();
+    if (!navigator.onLine) setText(dom.shiftState, "off.shift.offline");
+    refresh().then(flushQueue);
+    setInterval(() => {
+      refresh();
+      flushQueue();
+    }, Number(root.dataset.pollS || 20) * 1000);
+
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("/officer/sw.js", { scope: "/officer" }).catch((err) => {
+        console.warn("service worker not registered", err);
+      });
+    }
+  }
+
+  /** Reload everything from the server (each part on its own: one failure hides nothing). */
+  function refresh() {
+    if (!navigator.onLine) return Promise.resolve();
+    return Promise.all([loadShift(), loadUnit(), loadDevices(), loadAssignments(), loadCheckins()]);
+  }
+
+  function setText(el, key, params) {
+    el.setAttribute("data-i18n", key);
+    if (params) el.setAttribute("data-i18n-params", JSON.stringify(params));
+    else el.removeAttribute("data-i18n-params");
+    el.textContent = t(key, params);
+  }
+
+  /** A translated span with {name} parameters that follows language changes. */
+  function trp(key, params) {
+    return h("span", { "data-i18n": key, "data-i18n-params": JSON.stringify(params), text: t(key, params) });
+  }
+
+  function showProblem(el, err) {
+    el.textContent = err && err.message ? err.message : t("common.network_error");
+    el.hidden = false;
+  }
+
+  // --- connection and queue --------------------------------------------------------------
+
+  function renderNet() {
+    const online = navigator.onLine;
+    dom.netState.dataset.state = online ? "online" : "offline";
+    setText(dom.netLabel, online ? "off.net.online" : "off.net.offline");
+  }
+
+  function codeCheckpoint(code) {
+    const parts = String(code || "").split(":");
+    return parts.length >= 3 && parts[0] === "SZ1" ? parts[2] : "?";
+  }
+
+  function renderQueue() {
+    const items = SZ.officerQueue.list(state.userId);
+    dom.queueSection.hidden = items.length === 0;
+    dom.queueCount.textContent = String(items.length);
+    dom.queueBadge.textContent = String(items.length);
+    dom.queueBadge.hidden = items.length === 0;
+    dom.queueList.replaceChildren(
+      ...items.map((item) =>
+        h(
+          "li",
+          { class: "item", dataset: { queueId: item.id } },
+          h("div", { class: "item-head" }, h("strong", { text: codeCheckpoint(item.body.qr) }), time(item.body.scanned_at, "short")),
+          h("div", { class: "item-meta" }, tr("off.queue.waiting"), " · ", trp("off.gps.accuracy", { m: Math.round(item.body.accuracy_m) }))
+        )
+      )
+    );
+  }
+
+  async function flushQueue() {
+    if (!SZ.officerQueue.list(state.userId).length || !navigator.onLine) return;
+    let last = null;
+    const summary = await SZ.officerQueue.flush(state.userId, (outcome) => {
+      last = outcome;
+    });
+    renderQueue();
+    if (last) {
+      if (last.result) {
+        const original = await earlierCopy(last.item.body, last.result);
+        showResult(original || last.result, { synced: true, scannedAt: last.item.body.scanned_at, duplicate: Boolean(original) });
+      } else {
+        showFailure(last.error);
+      }
+    }
+    if (summary.stoppedBy && summary.stoppedBy.status === 401) showSignIn();
+    if (summary.sent || summary.failed) loadCheckins();
+  }
+
+  /**
+   * A queued scan whose first send did reach the server (only the answer was lost) comes
+   * back from the retry as a replay of itself. The earlier copy (same code, place and
+   * scan time) is the real verdict: find it in my check-ins.
+   */
+  async function earlierCopy(body, result) {
+    if (result.status !== "rejected" || result.reasons.join() !== "replay" || !result.checkpoint_id) return null;
+    let rows;
+    try {
+      rows = await api("/api/v1/patrol/checkins?limit=50&checkpoint_id=" + encodeURIComponent(result.checkpoint_id));
+    } catch (err) {
+      return null;
+    }
+    const at = SZ.i18n.parseTime(body.scanned_at).getTime();
+    const same = (row) =>
+      row.id !== result.id &&
+      row.status !== "rejected" &&
+      row.device_id === body.device_id &&
+      row.lat === body.lat &&
+      row.lon === body.lon &&
+      Math.abs(SZ.i18n.parseTime(row.scanned_at).getTime() - at) < 1;
+    const row = rows.find(same);
+    return row ? { id: row.id, status: row.status, reasons: row.reasons, checkpoint_id: row.checkpoint_id, mode: row.mode, distance_m: row.distance_m } : null;
+  }
+
+  function showSignIn() {
+    dom.scanResult.hidden = false;
+    dom.scanResult.dataset.status = "error";
+    dom.scanResult.replaceChildren(
+      h("p", { class: "form-error", role: "alert" }, tr("off.signed_out"), " ", h("a", { href: "/login?next=%2Fofficer", i18n: "nav.login" }))
+    );
+  }
+
+  // --- shift and unit -------------------------------------------------------------------
+
+  async function loadShift() {
+    try {
+      const rows = await api("/api/v1/patrol/shifts?running=true&limit=1");
+      state.shift = rows.length ? rows[0] : null;
+      dom.shiftError.hidden = true;
+    } catch (err) {
+      if (err.status === 401) showSignIn();
+      return;
+    }
+    renderShift();
+  }
+
+  function renderShift() {
+    const shift = state.shift;
+    if (shift === undefined) return;
+    dom.shiftState.dataset.state = shift ? "on" : "off";
+    dom.shiftState.replaceChildren(
+      h(
+        "span",
+        {},
+        shift ? h("span", { class: "chip ok", i18n: "off.shift.on" }) : h("span", { class: "chip", i18n: "off.shift.off" }),
+        shift ? [" ", tr("off.shift.since"), " ", time(shift.started_at, "short")] : null
+      )
+    );
+    dom.shiftStart.hidden = Boolean(shift);
+    dom.shiftEnd.hidden = !shift;
+    if (shift) startWatch();
+    else stopWatch();
+  }
+
+  async function changeShift(action, button) {
+    dom.shiftError.hidden = true;
+    try {
+      const shift = await busy(button, () => api("/api/v1/patrol/shifts/" + action, { method: "POST" }));
+      state.shift = action === "start" ? shift : null;
+      renderShift();
+    } catch (err) {
+      if (!(err instanceof SZ.ApiError)) throw err;
+      showProblem(dom.shiftError, err);
+      loadShift();
+    }
+  }
+
+  async function loadUnit() {
+    try {
+      const units = await api("/api/v1/units");
+      state.unit = units.find((u) => u.officer_user_id === state.userId) || null;
+    } catch (err) {
+      return;
+    }
+    renderUnit();
+    // A phone standing still may not report a new fix for a while: send the last one.
+    sendLocation();
+  }
+
+  function renderUnit() {
+    const unit = state.unit;
+    if (!unit) {
+      dom.unitState.replaceChildren(tr("off.unit.none"));
+      return;
+    }
+    dom.unitState.replaceChildren(
+      h(
+        "span",
+        {},
+        tr("off.unit.label"), " ",
+      h("strong", { text: unit.callsign }), " · ",
+      tr("unit.kind." + unit.kind), " · ",
+      tr("unit.status." + unit.status),
+        state.lastLocationAt ? [" · ", tr("off.unit.location_sent"), " ", time(new Date(state.lastLocationAt).toISOString(), "short")] : null
+      )
+    );
+  }
+
+  // --- GPS and live location ------------------------------------------------------------
+
+  function fixOf(position) {
+    return {
+      lat: position.coords.latitude,
+      lon: position.coords.longitude,
+      accuracy_m: Math.min(10000, Math.max(0, Math.round((position.coords.accuracy || 0) * 10) / 10)),
+      at: Date.now(),
+    };
+  }
+
+  function startWatch() {
+    if (state.watchId !== null || !navigator.geolocation) return;
+    state.watchId = navigator.geolocation.watchPosition(
+      (position) => {
+        state.fix = fixOf(position);
+        renderGps();
+        sendLocation();
+      },
+      (err) => {
+        state.fixError = err.code === 1 ? "denied" : "unavailable";
+        renderGps();
+      },
+      { enableHighAccuracy: true, maximumAge: 5000, timeout: 60000 }
+    );
+  }
+
+  function stopWatch() {
+    if (state.watchId === null) return;
+    navigator.geolocation.clearWatch(state.watchId);
+    state.watchId = null;
+  }
+
+  function renderGps() {
+    const fix = state.fix;
+    if (fix) {
+      dom.gpsState.dataset.state = "fix";
+      setText(dom.gpsState, "off.gps.fix", { m: Math.round(fix.accuracy_m) });
+    } else if (state.fixError) {
+      dom.gpsState.dataset.state = state.fixError;
+      setText(dom.gpsState, state.fixError === "denied" ? "off.gps.denied" : "off.gps.unavailable");
+    } else {
+      dom.gpsState.dataset.state = "none";
+      setText(dom.gpsState, "off.gps.none");
+    }
+  }
+
+  async function sendLocation() {
+    const unit = state.unit;
+    const fix = state.fix;
+    if (!state.shift || !unit || !fix || !navigator.onLine) return;
+    if (Date.now() - fix.at > LOCATION_STALE_MS) return;
+    if (Date.now() - state.lastLocationAt < state.locationEveryMs) return;
+    state.lastLocationAt = Date.now();
+    try {
+      await api("/api/v1/units/" + encodeURIComponent(unit.id) + "/location", {
+        method: "POST",
+        json: { lat: fix.lat, lon: fix.lon, accuracy_m: fix.accuracy_m },
+      });
+      renderUnit();
+    } catch (err) {
+      // A lost position is replaced by the next one; nothing to queue.
+      console.warn("location not sent", err);
+    }
+  }
+
+  /** A GPS fix for a scan: the watched one if fresh, otherwise a new one. */
+  function currentFix() {
+    if (state.fix && Date.now() - state.fix.at < FIX_FRESH_MS) return Promise.resolve(state.fix);
+    if (!navigator.geolocation) return Promise.reject(Object.assign(new Error("no gps"), { code: 2 }));
+    return new Promise((resolve, reject) => {
+      navigator.geolocation.getCurrentPosition(
+        (position) => {
+          state.fix = fixOf(position);
+          state.fixError = null;
+          renderGps();
+          resolve(state.fix);
+        },
+        (err) => {
+          state.fixError = err.code === 1 ? "denied" : "unavailable";
+          renderGps();
+          reject(err);
+        },
+        { enableHighAccuracy: true, maximumAge: 10000, timeout: FIX_TIMEOUT_MS }
+      );
+    });
+  }
+
+  // --- the phone's device id ------------------------------------------------------------
+
+  function storedDevice() {
+    try {
+      return window.localStorage.getItem(DEVICE_KEY) || "";
+    } catch (err) {
+      return "";
+    }
+  }
+
+  function saveDevice(event) {
+    event.preventDefault();
+    clearErrors(dom.deviceForm);
+    const value = dom.deviceId.value.trim();
+    if (!DEVICE_RE.test(value)) {
+      showErrors(dom.deviceForm, { message: t("off.device.invalid"), field: "device_id", details: [] });
+      return;
+    }
+    try {
+      window.localStorage.setItem(DEVICE_KEY, value);
+    } catch (err) {
+      showErrors(dom.deviceForm, { message: t("off.device.not_saved"), field: "device_id", details: [] });
+      return;
+    }
+    dom.deviceId.value = value;
+    renderDevice();
+  }
+
+  async function loadDevices() {
+    try {
+      state.devices = await api("/api/v1/patrol/devices");
+    } catch (err) {
+      return;
+    }
+    renderDevice();
+  }
+
+  function renderDevice() {
+    const id = storedDevice();
+    let key = "off.device.unset";
+    let status = "unset";
+    if (id && state.devices) {
+      const registered = state.devices.some((d) => d.device_id === id && !d.revoked_at);
+      key = registered ? "off.device.registered" : "off.device.unregistered";
+      status = registered ? "registered" : "unregistered";
+    } else if (id) {
+      key = "off.device.saved";
+      status = "saved";
+    }
+    dom.deviceState.dataset.state = status;
+    setText(dom.deviceState, key, { id });
+  }
+
+  // --- scanning -------------------------------------------------------------------------
+
+  async function openCamera() {
+    dom.scanCameraError.hidden = true;
+    dom.scanView.hidden = false;
+    dom.scanCamera.hidden = true;
+    try {
+      await SZ.scanner.start(dom.scanVideo, (code) => {
+        closeCamera();
+        submitScan(code, null);
+      });
+    } catch (err) {
+      closeCamera();
+      setText(dom.scanCameraError, "off.camera." + (err.code || "failed"));
+      dom.scanCameraError.hidden = false;
+      dom.manualBox.open = true;
+    }
+  }
+
+  function closeCamera() {
+    SZ.scanner.stop();
+    dom.scanVideo.srcObject = null;
+    dom.scanView.hidden = true;
+    dom.scanCamera.hidden = false;
+  }
+
+  /** Judge one scan: take the fix, send it (or queue it), show the verdict. */
+  async function submitScan(raw, form) {
+    const qr = String(raw || "").trim();
+    const scannedAt = new Date().toISOString();
+    if (form) clearErrors(form);
+    if (!qr) {
+      if (form) showErrors(form, { message: t("off.scan.empty"), field: "qr", details: [] });
+      return;
+    }
+    const deviceId = storedDevice();
+    if (!deviceId) {
+      showMessage("off.device.needed");
+      dom.deviceId.focus();
+      return;
+    }
+    let fix;
+    try {
+      fix = await currentFix();
+    } catch (err) {
+      showMessage(err.code === 1 ? "off.gps.denied" : "off.gps.unavailable");
+      return;
+    }
+    const body = { qr, lat: fix.lat, lon: fix.lon, accuracy_m: fix.accuracy_m, scanned_at: scannedAt, device_id: deviceId };
+    if (!navigator.onLine) {
+      queue(body, "network");
+      if (form) form.reset();
+      return;
+    }
+    try {
+      const result = await api("/api/v1/patrol/checkins", { method: "POST", json: body });
+      showResult(result, {});
+      if (form) form.reset();
+      loadCheckins();
+    } catch (err) {
+      if (!(err instanceof SZ.ApiError)) throw err;
+      if (SZ.officerQueue.retryable(err)) {
+        queue(body, err.code);
+        if (form) form.reset();
+        if (err.status === 401) showSignIn();
+      } else if (form) {
+        showErrors(form, err);
+      } else {
+        showFailure(err);
+      }
+    }
+  }
+
+  function queue(body, reason) {
+    try {
+      SZ.officerQueue.add(state.userId, body, reason);
+    } catch (err) {
+      showMessage("off.queue.full");
+      return;
+    }
+    renderQueue();
+    showMessage("off.queue.saved");
+    dom.scanResult.dataset.status = "queued";
+  }
+
+  function showMessage(key) {
+    dom.scanResult.hidden = false;
+    dom.scanResult.dataset.status = "message";
+    dom.scanResult.replaceChildren(h("p", { class: "scan-message", i18n: key }));
+  }
+
+  function showFailure(err) {
+    dom.scanResult.hidden = false;
+    dom.scanResult.dataset.status = "error";
+    dom.scanResult.replaceChildren(h("p", { class: "form-error", role: "alert", text: err.message }));
+  }
+
+  function reasonList(reasons) {
+    if (!reasons.length) return null;
+    return h(
+      "ul",
+      { class: "reasons" },
+      reasons.map((reason) =>
+        h("li", { dataset: { reason } }, SZ.i18n.has("off.reason." + reason) ? tr("off.reason." + reason) : reason)
+      )
+    );
+  }
+
+  function showResult(result, extra) {
+    dom.scanResult.hidden = false;
+    dom.scanResult.dataset.status = result.status;
+    dom.scanResult.replaceChildren(
+      h(
+        "p",
+        { class: "verdict verdict-" + result.status },
+        h("span", { class: "verdict-mark", "aria-hidden": "true", text: result.status === "accepted" ? "✓" : result.status === "flagged" ? "!" : "✗" }),
+        " ",
+        tr("off.status." + result.status)
+      ),
+      h(
+        "p",
+        { class: "muted small" },
+        result.checkpoint_id ? h("strong", { text: result.checkpoint_id }) : null,
+        result.distance_m !== null && result.distance_m !== undefined ? [" · ", trp("off.distance", { m: Math.round(result.distance_m) })] : null,
+        extra.synced ? [" · ", tr("off.queue.synced"), " ", time(extra.scannedAt, "short")] : null
+      ),
+      extra.duplicate ? h("p", { class: "small", dataset: { duplicate: "1" }, i18n: "off.queue.duplicate" }) : "",
+      reasonList(result.reasons || []) || ""
+    );
+  }
+
+  // --- my check-ins ---------------------------------------------------------------------
+
+  async function loadCheckins() {
+    let rows;
+    try {
+      rows = await api("/api/v1/patrol/checkins?limit=10");
+    } catch (err) {
+      return;
+    }
+    dom.checkinEmpty.hidden = rows.length > 0;
+    dom.checkinList.replaceChildren(
+      ...rows.map((row) =>
+        h(
+          "li",
+          { class: "item checkin-item status-" + row.status, dataset: { checkinId: row.id, status: row.status } },
+          h(
+            "div",
+            { class: "item-head" },
+            h("span", { class: "chip verdict-" + row.status, i18n: "off.status." + row.status }),
+            h("strong", { text: row.checkpoint_id || "?" }),
+            time(row.scanned_at, "short")
+          ),
+          reasonList(row.reasons)
+        )
+      )
+    );
+  }
+
+  // --- assignments ----------------------------------------------------------------------
+
+  async function incident(id) {
+    if (!state.incidents.has(id)) {
+      try {
+        state.incidents.set(id, await api("/api/v1/incidents/" + id));
+      } catch (err) {
+        return null;
+      }
+    }
+    return state.incidents.get(id);
+  }
+
+  async function loadAssignments() {
+    let rows;
+    try {
+      rows = await api("/api/v1/dispatch/assignments?active=true");
+    } catch (err) {
+      return;
+    }
+    state.incidents.clear();
+    const details = await Promise.all(rows.map((row) => incident(row.incident_id)));
+    const items = rows.map((row, i) => ({ row, incident: details[i] }));
+    items.sort((a, b) => rank(a) - rank(b) || b.row.id - a.row.id);
+    dom.assignmentCount.textContent = String(rows.length);
+    dom.assignmentEmpty.hidden = rows.length > 0;
+    dom.assignmentList.replaceChildren(...items.map(assignmentItem));
+  }
+
+  function rank(entry) {
+    const waiting = entry.row.status === "assigned" ? 0 : 10;
+    const priority = entry.incident ? PRIORITY_ORDER.indexOf(entry.incident.priority) : 5;
+    return waiting + priority;
+  }
+
+  function assignmentItem(entry) {
+    const { row, incident: inc } = entry;
+    const title = inc ? (inc.title ? h("span", { text: inc.title }) : tr("cat." + inc.category)) : h("span", { text: "#" + row.incident_id });
+    const buttons = (NEXT_STEPS[row.status] || []).map((step) => {
+      const button = h("button", {
+        type: "button",
+        class: "btn " + (step === "acknowledged" ? "btn-primary btn-large" : ""),
+        dataset: { step },
+        "data-busy-label": "off.working",
+        i18n: "off.step." + step,
+      });
+      button.addEventListener("click", () => reportStep(row, step, button));
+      return button;
+    });
+    return h(
+      "li",
+      { class: "item assignment status-" + row.status, dataset: { assignmentId: row.id, status: row.status } },
+      h(
+        "div",
+        { class: "item-head" },
+        inc ? h("span", { class: "badge prio-" + inc.priority, i18n: "priority." + inc.priority }) : null,
+        h("span", { class: "chip", i18n: "off.asg.status." + row.status }),
+        h("span", { class: "item-id", text: "#" + row.incident_id }),
+        time(row.assigned_at, "short")
+      ),
+      h("div", { class: "item-title" }, title),
+      inc && inc.description ? h("div", { class: "item-desc", text: inc.description }) : null,
+      h(
+        "div",
+        { class: "item-meta" },
+        row.status === "assigned" ? [tr("off.asg.ack_by"), " ", time(row.ack_due_at, "short")] : null,
+        row.note ? [" ", h("span", { text: row.note })] : null
+      ),
+      h(
+        "p",
+        { class: "actions" },
+        buttons,
+        inc ? h("a", { class: "btn btn-ghost", href: "geo:" + inc.lat + "," + inc.lon, i18n: "off.asg.navigate" }) : null
+      )
+    );
+  }
+
+  async function reportStep(row, step, button) {
+    dom.assignmentError.hidden = true;
+    const path = "/api/v1/dispatch/assignments/" + row.id + (step === "acknowledged" ? "/acknowledge" : "/steps");
+    try {
+      await busy(button, () => api(path, { method: "POST", json: step === "acknowledged" ? undefined : { status: step } }));
+    } catch (err) {
+      if (!(err instanceof SZ.ApiError)) throw err;
+      showProblem(dom.assignmentError, err);
+    }
+    await Promise.all([loadAssignments(), loadUnit()]);
+  }
+})();
