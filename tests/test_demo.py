@@ -145,3 +145,25 @@ def test_db_upgrade_command(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert all(head in out for head in heads)
     assert (tmp_path / "safezone.db").exists()
+
+
+def test_demo_cameras_can_show_the_simulated_feeds(empty_db, tmp_path):
+    from safezone.cameras import health
+    from safezone.cameras.simulator import Simulator
+
+    demo.ensure_demo(empty_db, data_dir=tmp_path, password="demo-password-1")
+    with Simulator(3, http_port=0) as simulator:
+        base = f"http://127.0.0.1:{simulator.http_port}"
+        assert demo.use_simulated_cameras(empty_db, base_url=base, count=3) == 61
+        with empty_db.reader() as session:
+            urls = set(session.scalars(select(Camera.snapshot_url)))
+        assert urls == {f"{base}/cameras/{n}/snapshot.jpg" for n in (1, 2, 3)}
+        health.check_cameras(empty_db, offline_after_s=60, timeout_s=5)
+        with empty_db.reader() as session:
+            rows = health.list_health(session, station_id=demo.STATION_ID)
+            assert len(rows) == 61 and all(row.online for row in rows)
+    # Without the simulator the demo takes its URLs back: no cameras reported offline.
+    assert demo.use_simulated_cameras(empty_db, base_url=None, count=0) == 61
+    assert demo.use_simulated_cameras(empty_db, base_url=None, count=0) == 0
+    with empty_db.reader() as session:
+        assert set(session.scalars(select(Camera.snapshot_url))) == {""}

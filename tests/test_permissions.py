@@ -95,6 +95,9 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", f"{V1}/sos/panic/{{tracking_code}}/trail"): PUBLIC,
     ("POST", f"{V1}/sos/panic/{{tracking_code}}/cancel"): PUBLIC,
     ("GET", f"{V1}/cameras/snapshots/{{snapshot_id}}"): CONTROL_ROOM,
+    ("GET", f"{V1}/cameras/{{camera_id}}/snapshot"): CONTROL_ROOM,
+    ("GET", f"{V1}/camera-health"): STAFF,
+    ("GET", f"{V1}/evidence-exports"): CONTROL_ROOM,
     # public alerts (CAP 1.2, Atom)
     ("GET", f"{V1}/alerts/active"): PUBLIC,
     ("GET", f"{V1}/alerts/feed.atom"): PUBLIC,
@@ -346,6 +349,8 @@ class Fixtures:
                 return "1"
             if name == "snapshot_id":
                 return "1"
+            if name == "camera_id":
+                return "CAM-UNKNOWN"
             if name == "box_id":
                 return "BOX-UNKNOWN"
             if name == "unit_id":

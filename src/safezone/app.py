@@ -23,6 +23,9 @@ from safezone.analytics.router import router as analytics_router
 from safezone.audit.router import router as audit_router
 from safezone.auth import service as auth_service
 from safezone.auth.router import router as auth_router
+from safezone.cameras.health import CameraMonitor
+from safezone.cameras.router import evidence_router
+from safezone.cameras.router import health_router as camera_health_router
 from safezone.cameras.router import router as cameras_router
 from safezone.commander.router import router as commander_router
 from safezone.config import Settings
@@ -88,6 +91,8 @@ ROUTERS = (
     alerts_router,
     sos_router,
     cameras_router,
+    camera_health_router,
+    evidence_router,
     faces_router,
     patrol_router,
     patrol_checkins_router,
@@ -237,9 +242,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         app.state.stream_hub = StreamHub(bus)
         db.commit_listeners.append(app.state.stream_hub.nudge)
         workers = sos_jobs.SosWorkers(db, settings, bus)
+        camera_monitor = CameraMonitor(db, settings)
         housewatch_workers = housewatch_jobs.HouseWatchWorkers(db, settings, bus)
         relay.start()
         scheduler.start()
+        camera_monitor.start()
         if isinstance(gateway, GatewayProcess):
             hub = app.state.stream_hub
 
@@ -256,6 +263,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             if gateway is not None:
                 gateway.stop()
             await scheduler.stop()
+            await camera_monitor.stop()
             await relay.stop()
             await workers.stop()
             await housewatch_workers.stop()

@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -339,7 +340,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outcome = demo.ensure_demo(db, data_dir=settings.data_dir, password=password)
     url = f"http://{args.host}:{args.port}"
     print(demo.banner(outcome, url=url), flush=True)
-    _serve(settings, args.host, args.port)
+    if not args.simulate_cameras:
+        demo.use_simulated_cameras(db, base_url=None, count=0)
+        _serve(settings, args.host, args.port)
+        return 0
+    from safezone.cameras.simulator import Simulator
+
+    if not 1 <= args.simulate_cameras <= 100:
+        raise CliError("--simulate-cameras must be between 1 and 100")
+    try:
+        simulator = Simulator(args.simulate_cameras, http_port=args.camera_port)
+    except OSError as exc:
+        raise CliError(f"--camera-port {args.camera_port}: {exc}") from exc
+    with simulator:
+        base = f"http://127.0.0.1:{simulator.http_port}"
+        changed = demo.use_simulated_cameras(db, base_url=base, count=args.simulate_cameras)
+        print(f"  {changed} demo cameras show the simulated feeds of {base}/", flush=True)
+        _serve(settings, args.host, args.port)
     return 0
 
 
@@ -691,6 +708,99 @@ def cmd_privacy_erase(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate_cameras(args: argparse.Namespace) -> int:
+    from safezone.cameras.simulator import Simulator
+
+    if args.count < 1 or args.count > 100:
+        raise CliError("--count must be between 1 and 100")
+    if not 0 < args.fps <= 30:
+        raise CliError("--fps must be above 0 and at most 30")
+    try:
+        simulator = Simulator(
+            args.count,
+            host=args.host,
+            http_port=args.http_port,
+            rtsp_port=args.rtsp_port if args.rtsp else None,
+            fps=args.fps,
+        )
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.host}: {exc}") from exc
+    with simulator:
+        print(
+            f"{args.count} simulated cameras at {args.fps:g} fps: "
+            f"http://{args.host}:{simulator.http_port}/",
+            flush=True,
+        )
+        for number in range(1, args.count + 1):
+            urls = [simulator.snapshot_url(number), simulator.mjpeg_url(number)]
+            line = f"  camera {number}: " + "  ".join(urls)
+            if args.rtsp:
+                line += f"  {simulator.rtsp_url(number)}"
+            print(line, flush=True)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    return 0
+
+
+def _exporter(db: Database, username: str) -> Any:
+    from safezone.auth import service as auth_service
+    from safezone.core.permissions import CONTROL_ROOM
+
+    with db.reader() as session:
+        user = auth_service.find_user(session, username=username)
+        if user is None or not user.active:
+            raise CliError(f"--by: no active account '{username}'")
+        if user.role not in CONTROL_ROOM:
+            raise CliError(
+                f"--by: {username} is {user.role}; exports need {', '.join(CONTROL_ROOM)}"
+            )
+        return user.username, user.station_id
+
+
+def cmd_evidence_export(args: argparse.Namespace) -> int:
+    from safezone.cameras import evidence
+
+    settings = _settings(args, env="development")
+    db = _database(settings)
+    username, station_id = _exporter(db, args.by)
+    with db.transaction() as session:
+        manifest = evidence.export_incident(
+            session,
+            incident_id=args.incident,
+            station_id=station_id,
+            out_dir=Path(args.out),
+            media_dir=settings.media_dir,
+            actor=f"user:{username}",
+            reason=args.reason,
+        )
+    print(
+        f"exported {len(manifest['files'])} files of incident {args.incident} to {args.out}"
+        f" (audit entry {manifest['audit']['seq']}, files SHA-256 {manifest['files_sha256']})"
+    )
+    return 0
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    from safezone.cameras import evidence
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise CliError(f"{folder} is not a folder")
+    db = _database(_settings(args, env="development"))
+    with db.reader() as session:
+        check = evidence.verify_export(session, folder=folder)
+    if args.json:
+        print(json.dumps(check.__dict__))
+    elif check.ok:
+        print(f"evidence intact: {check.files} files, recorded at audit entry {check.audit_seq}")
+    else:
+        print("EVIDENCE NOT INTACT:", file=sys.stderr)
+        for problem in check.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return 0 if check.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="safezone",
@@ -710,6 +820,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "build a demo station (if none) and serve it")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--simulate-cameras",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also serve N simulated camera feeds and point the demo cameras at them",
+    )
+    p.add_argument("--camera-port", type=int, default=8090, help="port of the simulated feeds")
 
     p = add("serve", cmd_serve, "serve the web app and API (needs SAFEZONE_SECRET_KEY)")
     p.add_argument("--host", default="127.0.0.1")
@@ -806,6 +924,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mqtt-url", help="the broker, for MQTT (default SAFEZONE_MQTT_URL)")
     p.add_argument("--devices", help="device file (default: the data dir's demo-devices.json)")
     p.add_argument("--seed", type=int, help="random seed, for repeatable traffic")
+
+    p = add(
+        "cameras",
+        cmd_simulate_cameras,
+        "serve simulated cameras (moving scenes with faces) over HTTP (snapshot, MJPEG) and RTSP",
+        parent=simulate,
+    )
+    p.add_argument("--count", type=int, default=4, help="how many cameras")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--http-port", type=int, default=8090, help="HTTP port (0: any free one)")
+    p.add_argument("--rtsp", action="store_true", help="also serve RTSP")
+    p.add_argument("--rtsp-port", type=int, default=8554, help="RTSP port (0: any free one)")
+    p.add_argument("--fps", type=float, default=5.0, help="frames per second")
+    p.add_argument("--duration", type=float, help="seconds (default: until Ctrl-C)")
+
+    evidence = sub.add_parser("evidence", help="evidence export with chain of custody")
+    evidence_sub = evidence.add_subparsers(dest="evidence_command", required=True, metavar="ACTION")
+    p = add(
+        "export",
+        cmd_evidence_export,
+        "write an incident's evidence files and a manifest (SHA-256, audit position) to a folder",
+        parent=evidence_sub,
+    )
+    p.add_argument("--incident", type=int, required=True, help="incident id")
+    p.add_argument("--out", required=True, help="folder to create (must not exist or be empty)")
+    p.add_argument("--by", required=True, help="username of the exporter (control room)")
+    p.add_argument("--reason", required=True, help="why (court case, request number...)")
+    p = add(
+        "verify",
+        cmd_evidence_verify,
+        "re-hash an export's files and check its manifest against the audit chain",
+        parent=evidence_sub,
+    )
+    p.add_argument("folder")
+    p.add_argument("--json", action="store_true")
 
     analytics = sub.add_parser("analytics", help="hotspots and forecasts").add_subparsers(
         dest="analytics_command", required=True, metavar="ACTION"

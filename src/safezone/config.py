@@ -118,6 +118,18 @@ class Settings(BaseSettings):
     snapshot_timeout_s: float = Field(
         3.0, gt=0, le=30, description="How long to wait for one camera snapshot."
     )
+    camera_check_interval_s: float = Field(
+        15.0,
+        ge=0,
+        le=3600,
+        description="How often the camera health monitor looks at every camera (0: never).",
+    )
+    camera_offline_after_s: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="A camera with no frame for this long is offline (maintenance alert).",
+    )
     forwarded_allow_ips: str = Field(
         "",
         description="Addresses of trusted reverse proxies (comma-separated) whose "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -498,6 +499,38 @@ def ensure_demo(
         _patrol(session, now)
         device_file = write_device_file(session, data_dir)
     return DemoOutcome(created, chosen, accounts, device_file)
+
+
+SIMULATED_SNAPSHOT = re.compile(r"^http://127\.0\.0\.1:\d+/cameras/\d+/snapshot\.jpg$")
+
+
+def use_simulated_cameras(db: Database, *, base_url: str | None, count: int) -> int:
+    """Point the demo cameras' snapshot URLs at ``count`` simulated feeds (``safezone
+    simulate cameras``), in turn; with no ``base_url``, take back URLs that point at a
+    simulator, so a demo run without it has no cameras reported offline. Returns how many
+    cameras changed."""
+    changed = 0
+    with db.transaction() as session:
+        cameras = zones_service.list_assets(
+            session, kind=zones_service.KINDS["camera"], station_id=STATION_ID
+        )
+        for number, camera in enumerate(cameras):
+            if base_url is None:
+                wanted = "" if SIMULATED_SNAPSHOT.match(camera.snapshot_url) else None
+            else:
+                wanted = f"{base_url}/cameras/{number % count + 1}/snapshot.jpg"
+            if wanted is None or wanted == camera.snapshot_url:
+                continue
+            zones_service.update_asset(
+                session,
+                kind=zones_service.KINDS["camera"],
+                station_id=STATION_ID,
+                asset_id=camera.id,
+                data=zone_schemas.CameraUpdate(snapshot_url=wanted),
+                actor=ACTOR,
+            )
+            changed += 1
+    return changed
 
 
 def banner(outcome: DemoOutcome, *, url: str) -> str:

@@ -81,3 +81,57 @@ def test_a_360_degree_camera_sees_all_around_within_range():
 )
 def test_angle_between_wraps(a, b, diff):
     assert angle_between(a, b) == pytest.approx(diff)
+
+
+def _towards(bearing: float, metres: float) -> tuple[float, float]:
+    """The point ``metres`` from the camera in direction ``bearing`` (small distances)."""
+    north = metres * math.cos(math.radians(bearing)) / 111_195.0
+    east = metres * math.sin(math.radians(bearing)) / (111_195.0 * math.cos(math.radians(LAT)))
+    return LAT + north, LON + east
+
+
+@pytest.mark.parametrize(
+    ("camera_bearing", "fov", "point_bearing", "expected"),
+    [
+        # A 40° view centred on 20° covers 0°..40°: the edge sits on north.
+        (20, 40, 0.5, True),
+        (20, 40, 359.5, False),
+        (20, 40, 39.5, True),
+        (20, 40, 40.5, False),
+        # Centred on 340°: covers 320°..360°, then nothing past north.
+        (340, 40, 359.5, True),
+        (340, 40, 0.5, False),
+        (340, 40, 320.5, True),
+        (340, 40, 319.5, False),
+        # Centred just left of north, a wide view reaches well past it.
+        (359, 120, 58, True),
+        (359, 120, 60, False),
+        (359, 120, 300, True),
+        (359, 120, 298, False),
+        # Centred on 0° exactly.
+        (0, 10, 4.5, True),
+        (0, 10, 355.5, True),
+        (0, 10, 5.5, False),
+        (0, 10, 354.5, False),
+    ],
+)
+def test_angle_edges_across_north(camera_bearing, fov, point_bearing, expected):
+    camera = Cam(bearing_deg=camera_bearing, fov_deg=fov, range_m=100.0)
+    point = _towards(point_bearing, 60.0)
+    covers, distance, towards = sees(camera, *point)
+    assert covers is expected
+    assert distance == pytest.approx(60.0, abs=0.5)
+    assert angle_between(towards, point_bearing) < 0.2
+
+
+@pytest.mark.parametrize(("metres", "expected"), [(49.5, True), (50.5, False)])
+def test_range_edge_in_every_direction(metres, expected):
+    for bearing in (0, 45, 90, 135, 180, 225, 270, 315):
+        camera = Cam(bearing_deg=bearing, fov_deg=20, range_m=50.0)
+        assert sees(camera, *_towards(bearing, metres))[0] is expected, bearing
+
+
+def test_a_narrow_view_misses_a_point_just_beside_its_axis():
+    camera = Cam(bearing_deg=90, fov_deg=2, range_m=100)
+    assert sees(camera, *_towards(90.9, 80))[0]
+    assert not sees(camera, *_towards(91.1, 80))[0]

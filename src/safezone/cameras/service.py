@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ from sqlalchemy.orm import Session
 from safezone.audit import service as audit_service
 from safezone.cameras.models import Snapshot
 from safezone.cameras.schemas import CameraView, SnapshotRead
+from safezone.cameras.sources import Frames, look
 from safezone.core.db import utcnow
-from safezone.core.errors import NotFound
+from safezone.core.errors import InvalidInput, NotFound
 from safezone.core.geo import bearing_deg, haversine_m
 from safezone.core.media import stage_file
 from safezone.core.permissions import Principal
@@ -171,3 +173,56 @@ def view_snapshot(
         },
     )
     return media_dir / snapshot.path, snapshot.content_type
+
+
+def list_cameras(session: Session, *, station_id: str) -> list[Any]:
+    """Every camera of the station, by id."""
+    return list(
+        zones_service.list_assets(
+            session, kind=zones_service.KINDS["camera"], station_id=station_id
+        )
+    )
+
+
+def live_snapshot(
+    session: Session,
+    *,
+    camera_id: str,
+    principal: Principal,
+    reason: str,
+    timeout_s: float,
+    reader: Callable[..., Frames] | None = None,
+) -> Frames:
+    """A camera's current picture (``jpeg``, or None with ``error``), for a control-room
+    viewer who says why.
+
+    The viewing is written to the audit chain (who, which camera, when, why), also when
+    the camera cannot be reached (the attempt is a viewing too).
+    """
+    reason = reason.strip()
+    if len(reason) < 3:
+        raise InvalidInput(
+            "Say why you look at this camera (3 characters or more).", field="reason"
+        )
+    camera = zones_service.get_asset(
+        session,
+        kind=zones_service.KINDS["camera"],
+        station_id=principal.station_id,
+        asset_id=camera_id,
+    )
+    frames = (reader or look)(camera, timeout_s=timeout_s)
+    audit_service.record(
+        session,
+        actor=principal.actor,
+        action="camera.live_viewed",
+        object_type="camera",
+        object_id=camera.id,
+        station_id=camera.station_id,
+        payload={
+            "reason": reason,
+            "source": frames.source,
+            "sha256": sha256_hex(frames.jpeg) if frames.jpeg else None,
+            "error": frames.error,
+        },
+    )
+    return frames

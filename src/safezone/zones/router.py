@@ -47,7 +47,9 @@ def _register(kind: AssetKind) -> None:
     path = f"/{kind.plural}"
     label = kind.name.replace("_", " ")
 
-    if kind.name != "zone":
+    # Zones have their public list above; the cameras router lists cameras (with the
+    # "who sees this point" query).
+    if kind.name not in ("zone", "camera"):
 
         @router.get(path, response_model=list[read_model], name=f"list_{kind.plural}")
         def list_items(session: SessionDep, principal: Staff) -> Any:

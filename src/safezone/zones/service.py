@@ -204,6 +204,7 @@ def create_asset(
     now = utcnow()
     row = kind.model(**values, station_id=station_id, created_at=now, updated_at=now)
     _apply_point(row)
+    _check_camera(kind, row)
     session.add(row)
     session.flush()
     snapshot = _snapshot(kind, row)
@@ -219,6 +220,26 @@ def create_asset(
         topic="registry.changed",
     )
     return row
+
+
+def _check_camera(kind: AssetKind, row: Any) -> None:
+    """A camera not owned by the police is used only under a sharing agreement, and its
+    URLs must be ones SafeZone can read (HTTP snapshot; MJPEG over HTTP or RTSP)."""
+    if kind.name != "camera":
+        return
+    if row.owner != "police" and not (row.sharing_agreement or "").strip():
+        raise InvalidInput(
+            f"A {row.owner} camera needs its sharing agreement (reference or terms).",
+            field="sharing_agreement",
+        )
+    stream = (row.stream_url or "").strip()
+    if stream and not stream.startswith(("http://", "https://", "rtsp://", "rtsps://")):
+        raise InvalidInput(
+            "The stream URL must be MJPEG over http(s):// or rtsp(s)://.", field="stream_url"
+        )
+    snapshot = (row.snapshot_url or "").strip()
+    if snapshot and not snapshot.startswith(("http://", "https://")):
+        raise InvalidInput("The snapshot URL must be http(s)://.", field="snapshot_url")
 
 
 def update_asset(
@@ -239,6 +260,7 @@ def update_asset(
         setattr(row, key, value)
     row.updated_at = utcnow()
     _apply_point(row)
+    _check_camera(kind, row)
     session.flush()
     snapshot = _snapshot(kind, row)
     audited = {k: ("(changed)" if k == "secret" else v) for k, v in changes.items()}

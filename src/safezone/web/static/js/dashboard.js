@@ -246,10 +246,6 @@
       .addTo(map);
   }
 
-  function httpUrl(value) {
-    return /^https?:\/\//i.test(value || "") ? value : "";
-  }
-
   function assetMarker(kind, item) {
     const where = [item.lat, item.lon];
     const inactive = item.active ? "" : " inactive";
@@ -277,7 +273,8 @@
   }
 
   function cameraPopup(camera) {
-    const snapshot = httpUrl(camera.snapshot_url);
+    // No direct link to the camera's own snapshot URL: pictures are seen through the
+    // audited snapshot endpoint (click a place in the camera's view; dash-cameras.js).
     return h(
       "div",
       { class: "popup" },
@@ -287,10 +284,7 @@
       h("div", {
         class: "muted",
         text: t("marker.facing", { deg: camera.bearing_deg, fov: camera.fov_deg, range: camera.range_m }),
-      }),
-      snapshot
-        ? h("a", { href: snapshot, target: "_blank", rel: "noopener noreferrer", text: t("marker.snapshot") })
-        : null
+      })
     );
   }
 

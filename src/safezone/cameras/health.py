@@ -1,0 +1,205 @@
+"""The camera health monitor: looks at every camera with a stream or snapshot URL, keeps
+online/offline, frame rate and last frame time, and raises (and later clears) a
+maintenance alert for a camera that gave no frame for ``offline_after_s``.
+
+Cameras are looked at outside any transaction (a slow camera must not hold the database's
+write lock); the results are then written in one short transaction. One node at a time
+runs a round, through the scheduler's lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from safezone.cameras.models import CameraHealth
+from safezone.cameras.sources import Frames, look, source_of
+from safezone.config import Settings
+from safezone.core.db import Database, utcnow
+from safezone.core.scheduler import acquire
+from safezone.zones import service as zones_service
+from safezone.zones.models import Camera
+
+log = logging.getLogger(__name__)
+ACTOR = "system:camera-monitor"
+ALERT_KIND = "offline"
+_NODE = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Transition:
+    camera_id: str
+    online: bool
+
+
+def monitored(session: Session) -> list[Camera]:
+    """Active cameras that have something to look at."""
+    return [
+        camera
+        for camera in zones_service.all_assets(session, kind=zones_service.KINDS["camera"])
+        if camera.active and source_of(camera)[0]
+    ]
+
+
+def record_look(
+    session: Session,
+    *,
+    camera: Any,
+    frames: Frames,
+    now: datetime,
+    offline_after_s: float,
+) -> Transition | None:
+    """Write one look at a camera; a change between online and offline raises or clears
+    its maintenance alert. Returns the change, if any."""
+    health = session.get(CameraHealth, camera.id)
+    if health is None:
+        health = CameraHealth(
+            camera_id=camera.id,
+            station_id=camera.station_id,
+            online=False,
+            first_checked_at=now,
+            last_checked_at=now,
+            last_error="",
+        )
+        session.add(health)
+        was_online: bool | None = None
+    else:
+        was_online = health.online
+    health.source = frames.source
+    health.last_checked_at = now
+    since = health.last_frame_at or health.first_checked_at
+    overdue = frames.jpeg is None and (now - since) >= timedelta(seconds=offline_after_s)
+    if frames.jpeg is not None:
+        health.last_frame_at = now
+        health.fps = frames.fps
+        health.last_error = ""
+        health.online = True
+    else:
+        health.last_error = (frames.error or "no frame")[:300]
+        health.fps = None
+        if overdue or was_online is None:
+            # A camera just added is offline until it shows a frame; one that was online
+            # keeps that status through short gaps, until ``offline_after_s``.
+            health.online = False
+    session.flush()
+    if health.online and was_online is not True:
+        zones_service.clear_maintenance_alert(
+            session, asset_kind="camera", asset_id=camera.id, kind=ALERT_KIND, actor=ACTOR
+        )
+        return Transition(camera.id, True) if was_online is False else None
+    if health.online or not overdue:
+        return None
+    if zones_service.open_maintenance_alert(
+        session, asset_kind="camera", asset_id=camera.id, kind=ALERT_KIND
+    ):
+        return None
+    last = health.last_frame_at.isoformat() if health.last_frame_at else "never"
+    zones_service.raise_maintenance_alert(
+        session,
+        station_id=camera.station_id,
+        asset_kind="camera",
+        asset_id=camera.id,
+        kind=ALERT_KIND,
+        detail=f"no frame since {last}: {health.last_error}",
+        actor=ACTOR,
+    )
+    return Transition(camera.id, False)
+
+
+def check_cameras(
+    db: Database,
+    *,
+    offline_after_s: float,
+    timeout_s: float,
+    window_s: float = 1.0,
+    reader: Callable[[Any], Frames] | None = None,
+    now: Callable[[], datetime] = utcnow,
+    workers: int = 8,
+) -> list[Transition]:
+    """One round of the monitor over every monitored camera of every station."""
+    with db.reader() as session:
+        cameras = monitored(session)
+        for camera in cameras:
+            session.expunge(camera)
+    if not cameras:
+        return []
+    read = reader or (lambda camera: look(camera, timeout_s=timeout_s, window_s=window_s))
+    with ThreadPoolExecutor(max_workers=min(workers, len(cameras))) as pool:
+        looks = list(pool.map(read, cameras))
+    moment = now()
+    changes = []
+    with db.transaction() as session:
+        for camera, frames in zip(cameras, looks, strict=True):
+            change = record_look(
+                session,
+                camera=camera,
+                frames=frames,
+                now=moment,
+                offline_after_s=offline_after_s,
+            )
+            if change is not None:
+                changes.append(change)
+    return changes
+
+
+def list_health(session: Session, *, station_id: str) -> list[CameraHealth]:
+    return list(
+        session.scalars(
+            select(CameraHealth)
+            .where(CameraHealth.station_id == station_id)
+            .order_by(CameraHealth.camera_id)
+        )
+    )
+
+
+class CameraMonitor:
+    """Runs :func:`check_cameras` every ``camera_check_interval_s`` beside the app."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.holder = _NODE
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.settings.camera_check_interval_s > 0:
+            self._task = asyncio.create_task(self._loop(), name="camera-monitor")
+
+    def run_once(self) -> list[Transition]:
+        interval = self.settings.camera_check_interval_s
+        with self.db.transaction() as session:
+            ttl = timedelta(seconds=max(interval * 3, 10))
+            if not acquire(session, name="cameras.health", holder=self.holder, ttl=ttl):
+                return []
+        return check_cameras(
+            self.db,
+            offline_after_s=self.settings.camera_offline_after_s,
+            timeout_s=self.settings.snapshot_timeout_s,
+        )
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.camera_check_interval_s)
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:
+                log.exception("camera health round failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
