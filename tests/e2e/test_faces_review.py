@@ -13,9 +13,9 @@ from tests.conftest import LiveServer
 from tests.e2e.support import (
     DESKTOP,
     LIVE_MS,
-    SCREENSHOTS,
     api_post,
     expect,
+    screenshot,
     sign_in,
     skip_without_browser,
     watch_errors,
@@ -54,8 +54,7 @@ def test_operator_reviews_face_matches(
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=crop.element_handle(), timeout=LIVE_MS
     )
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "faces-review.png"), full_page=True)
+    screenshot(page, "faces-review.png")
 
     item = page.locator(f'.faces-item[data-match-id="{first}"]')
     item.locator("input[name=note]").fill("different person: no scar")
