@@ -363,7 +363,7 @@
       late ? h("p", { class: "notice warn-text", i18n: "dsp.not_acknowledged" }) : null,
       a.status === "assigned" && !late ? h("p", { class: "muted small" }, tr("off.asg.ack_by"), " ", time(a.ack_due_at, "short")) : null,
       stepTimes(a),
-      a.acknowledged_by ? h("p", { class: "muted small" }, tr("dsp.acknowledged_by"), " ", h("span", { text: a.acknowledged_by })) : null
+      a.acknowledged_by ? h("p", { class: "muted small" }, tr("dsp.acknowledged_by"), " ", h("span", { text: a.acknowledged_by.replace(/^user:/, "") })) : null
     );
   }
 
