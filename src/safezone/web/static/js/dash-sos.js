@@ -113,17 +113,22 @@
     oscillator.stop(end + 0.02);
   }
 
+  // Other alarms (dash-dispatch.js) ring the same siren: SZ.alarmSound.ring(key, on).
+  const otherAlarms = new Set();
+  const soundListeners = [];
+
   function updateSound() {
     if (!dom.banner) return;
     const state = sound.state();
-    const ringing = alarms.size > 0;
+    const sosRinging = alarms.size > 0;
+    const ringing = sosRinging || otherAlarms.size > 0;
     const label = { off: "alarm.sound_enable", on: "alarm.sound_on", blocked: "alarm.sound_blocked" }[state];
     dom.soundButton.dataset.state = state;
     dom.soundButton.setAttribute("aria-pressed", state === "on" ? "true" : "false");
     dom.soundLabel.setAttribute("data-i18n", label);
     dom.soundLabel.textContent = t(label);
-    dom.banner.dataset.sound = !ringing ? "idle" : state === "on" ? "playing" : state;
-    dom.unmute.hidden = !ringing || state === "on";
+    dom.banner.dataset.sound = !sosRinging ? "idle" : state === "on" ? "playing" : state;
+    dom.unmute.hidden = !sosRinging || state === "on";
     if (ringing && state === "on") {
       if (!sound.timer) {
         siren();
@@ -133,14 +138,31 @@
       clearInterval(sound.timer);
       sound.timer = null;
     }
+    for (const listener of soundListeners) listener(state);
   }
 
   function enableSound() {
     sound.setWanted(true);
     return sound.unlock().then(() => {
-      if (!alarms.size) siren(2); // a short beep says it works
+      if (!alarms.size && !otherAlarms.size) siren(2); // a short beep says it works
     });
   }
+
+  SZ.alarmSound = {
+    /** off, on or blocked (see sound.state). */
+    state: () => sound.state(),
+    /** Ring (or stop ringing) for another alarm, named by key. */
+    ring(key, on) {
+      if (on) otherAlarms.add(key);
+      else otherAlarms.delete(key);
+      updateSound();
+    },
+    enable: enableSound,
+    /** fn(state) after every change of the sound or of what rings. */
+    onChange(fn) {
+      soundListeners.push(fn);
+    },
+  };
 
   // --- the alarm ------------------------------------------------------------------------
 

@@ -9,6 +9,9 @@
  * - Assignments: the unit's open dispatch assignments (GET /api/v1/dispatch/assignments),
  *   with acknowledge / en route / on scene / done buttons. Officers have no event stream:
  *   the page polls.
+ * - House-watch tasks on the route: the station's houses under watch today
+ *   (GET /api/v1/housewatch/active), nearest to the phone first, with their address, dates
+ *   and the house's code (HW-<id>): the officer checks in there with the normal scan.
  * - Live location: while on shift, the officer's unit position goes to
  *   POST /api/v1/units/{id}/location at most every data-location-every-s seconds (the
  *   server throttles as well).
@@ -16,7 +19,8 @@
  * Hooks for tests: #shift-start/#shift-end, #shift-state[data-state], #manual-form,
  * #scan-result[data-status] with li[data-reason], #queue-count, #queue-list li,
  * #checkin-list li[data-checkin-id][data-status], #assignment-list li[data-assignment-id]
- * with button[data-step], #device-form, #net-state[data-state].
+ * with button[data-step], #housewatch-list li[data-watch-id][data-checkpoint-id],
+ * #device-form, #net-state[data-state].
  */
 (function () {
   "use strict";
@@ -46,6 +50,7 @@
     lastLocationAt: 0,
     locationEveryMs: 15000,
     incidents: new Map(),
+    watches: null,
   };
   let dom = {};
 
@@ -62,6 +67,7 @@
       "scan-result", "queue-section", "queue-count", "queue-list", "queue-sync",
       "assignment-list", "assignment-empty", "assignment-count", "assignment-error",
       "checkin-list", "checkin-empty", "device-form", "device-id", "device-state",
+      "housewatch-list", "housewatch-empty", "housewatch-count",
     ];
     for (const id of ids) dom[id.replace(/-(\w)/g, (m, c) => c.toUpperCase())] = document.getElementById(id);
 
@@ -87,6 +93,7 @@
       renderShift();
       renderGps();
       renderDevice();
+      renderWatches();
     });
 
     renderNet();
@@ -110,7 +117,7 @@
   /** Reload everything from the server (each part on its own: one failure hides nothing). */
   function refresh() {
     if (!navigator.onLine) return Promise.resolve();
-    return Promise.all([loadShift(), loadUnit(), loadDevices(), loadAssignments(), loadCheckins()]);
+    return Promise.all([loadShift(), loadUnit(), loadDevices(), loadAssignments(), loadCheckins(), loadWatches()]);
   }
 
   function setText(el, key, params) {
@@ -304,9 +311,11 @@
     if (state.watchId !== null || !navigator.geolocation) return;
     state.watchId = navigator.geolocation.watchPosition(
       (position) => {
+        const first = !state.fix;
         state.fix = fixOf(position);
         renderGps();
         sendLocation();
+        if (first) renderWatches();
       },
       (err) => {
         state.fixError = err.code === 1 ? "denied" : "unavailable";
@@ -676,5 +685,66 @@
       showProblem(dom.assignmentError, err);
     }
     await Promise.all([loadAssignments(), loadUnit()]);
+  }
+
+  // --- house-watch tasks ----------------------------------------------------------------
+
+  async function loadWatches() {
+    try {
+      state.watches = await api("/api/v1/housewatch/active");
+    } catch (err) {
+      return;
+    }
+    renderWatches();
+  }
+
+  function metresTo(watch) {
+    const fix = state.fix;
+    if (!fix) return null;
+    const rad = Math.PI / 180;
+    const dLat = (watch.lat - fix.lat) * rad;
+    const dLon = (watch.lon - fix.lon) * rad;
+    const a = Math.sin(dLat / 2) ** 2 + Math.cos(fix.lat * rad) * Math.cos(watch.lat * rad) * Math.sin(dLon / 2) ** 2;
+    return 2 * 6371000 * Math.asin(Math.min(1, Math.sqrt(a)));
+  }
+
+  function dateText(iso) {
+    // A calendar date (no time of day): shown as it is, in the current language.
+    const [y, m, d] = iso.split("-").map(Number);
+    return new Date(Date.UTC(y, m - 1, d)).toLocaleDateString(SZ.i18n.lang() === "th" ? "th-TH" : "en-GB", {
+      day: "numeric",
+      month: "short",
+      year: "numeric",
+      timeZone: "UTC",
+    });
+  }
+
+  function renderWatches() {
+    const rows = state.watches;
+    if (!rows) return;
+    const items = rows.map((watch) => ({ watch, metres: metresTo(watch) }));
+    items.sort((a, b) => (a.metres === null || b.metres === null ? a.watch.id - b.watch.id : a.metres - b.metres));
+    dom.housewatchCount.textContent = String(rows.length);
+    dom.housewatchEmpty.hidden = rows.length > 0;
+    dom.housewatchList.replaceChildren(
+      ...items.map(({ watch, metres }) => {
+        const code = watch.checkpoint_id || "HW-" + watch.id;
+        return h(
+          "li",
+          { class: "item housewatch-task", dataset: { watchId: watch.id, checkpointId: code } },
+          h(
+            "div",
+            { class: "item-head" },
+            h("span", { class: "chip", text: code }),
+            h("strong", { class: "watch-address", text: watch.address }),
+            metres !== null ? h("span", { class: "muted" }, trp("off.hw.distance", { m: Math.round(metres) })) : null
+          ),
+          h("div", { class: "item-meta watch-dates" }, trp("off.hw.dates", { from: dateText(watch.starts_on), to: dateText(watch.ends_on) })),
+          watch.note ? h("div", { class: "item-desc" }, tr("off.hw.note"), ": ", h("span", { text: watch.note })) : null,
+          h("div", { class: "item-meta" }, trp("off.hw.scan_hint", { code })),
+          h("p", { class: "actions" }, h("a", { class: "btn btn-ghost", href: "geo:" + watch.lat + "," + watch.lon, i18n: "off.asg.navigate" }))
+        );
+      })
+    );
   }
 })();
