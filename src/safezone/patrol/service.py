@@ -535,18 +535,24 @@ def start_shift(session: Session, *, principal: Principal, now: datetime | None 
     )
     session.add(shift)
     session.flush()
+    _record_shift(session, shift, principal=principal, action="shift.started")
+    return shift
+
+
+def _record_shift(session: Session, shift: Shift, *, principal: Principal, action: str) -> None:
+    """A shift's start or end: audited, with a ``patrol.shift`` event for the map."""
+    snapshot = ShiftRead.model_validate(shift).model_dump(mode="json")
     audit_service.record(
         session,
         actor=principal.actor,
-        action="shift.started",
+        action=action,
         object_type="shift",
         object_id=shift.id,
         station_id=shift.station_id,
-        payload=ShiftRead.model_validate(shift).model_dump(mode="json"),
-        event={"shift": ShiftRead.model_validate(shift).model_dump(mode="json")},
+        payload=snapshot,
+        event={"shift": snapshot},
         topic="patrol.shift",
     )
-    return shift
 
 
 def end_shift(session: Session, *, principal: Principal) -> Shift:
@@ -555,17 +561,7 @@ def end_shift(session: Session, *, principal: Principal) -> Shift:
         raise Conflict("You have no running shift to end.")
     shift.ended_at = utcnow()
     session.flush()
-    audit_service.record(
-        session,
-        actor=principal.actor,
-        action="shift.ended",
-        object_type="shift",
-        object_id=shift.id,
-        station_id=shift.station_id,
-        payload=ShiftRead.model_validate(shift).model_dump(mode="json"),
-        event={"shift": ShiftRead.model_validate(shift).model_dump(mode="json")},
-        topic="patrol.shift",
-    )
+    _record_shift(session, shift, principal=principal, action="shift.ended")
     return shift
 
 
