@@ -304,25 +304,34 @@ def track_page(
     return render(request, principal, "track.html", code=code.strip().upper())
 
 
-@router.get("/app/manifest.webmanifest")
-def manifest(principal: Anyone) -> Response:
-    body = (STATIC_DIR / "app.webmanifest").read_bytes()
+def _manifest(name: str) -> Response:
     return Response(
-        body,
+        (STATIC_DIR / name).read_bytes(),
         media_type="application/manifest+json",
         headers={"Cache-Control": "no-cache"},
     )
 
 
-@router.get("/app/sw.js")
-def service_worker(principal: Anyone) -> Response:
-    """The citizen app's service worker, served under /app so that it may control /app."""
-    source = (STATIC_DIR / "js" / "sw.js").read_text(encoding="utf-8")
+def _service_worker(name: str, scope: str) -> Response:
+    """A PWA's service worker, served under its scope so that it may control it, with the
+    asset version that names its cache."""
+    source = (STATIC_DIR / "js" / name).read_text(encoding="utf-8")
     return Response(
         source.replace("__SZ_VERSION__", asset_version()),
         media_type="text/javascript",
-        headers={"Service-Worker-Allowed": SW_SCOPE, "Cache-Control": "no-cache"},
+        headers={"Service-Worker-Allowed": scope, "Cache-Control": "no-cache"},
     )
+
+
+@router.get("/app/manifest.webmanifest")
+def manifest(principal: Anyone) -> Response:
+    return _manifest("app.webmanifest")
+
+
+@router.get("/app/sw.js")
+def service_worker(principal: Anyone) -> Response:
+    """The citizen app's service worker, scope /app."""
+    return _service_worker("sw.js", SW_SCOPE)
 
 
 # --- the officer app (issue 4): its own PWA scope, /officer ----------------------------
@@ -343,20 +352,10 @@ def officer_app(request: Request, principal: Anyone) -> Response:
 
 @router.get("/officer/manifest.webmanifest")
 def officer_manifest(principal: Anyone) -> Response:
-    body = (STATIC_DIR / "officer.webmanifest").read_bytes()
-    return Response(
-        body,
-        media_type="application/manifest+json",
-        headers={"Cache-Control": "no-cache"},
-    )
+    return _manifest("officer.webmanifest")
 
 
 @router.get("/officer/sw.js")
 def officer_service_worker(principal: Anyone) -> Response:
     """The officer app's own service worker, scope /officer (the citizen one keeps /app)."""
-    source = (STATIC_DIR / "js" / "officer-sw.js").read_text(encoding="utf-8")
-    return Response(
-        source.replace("__SZ_VERSION__", asset_version()),
-        media_type="text/javascript",
-        headers={"Service-Worker-Allowed": OFFICER_SCOPE, "Cache-Control": "no-cache"},
-    )
+    return _service_worker("officer-sw.js", OFFICER_SCOPE)
