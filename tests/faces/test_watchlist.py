@@ -456,3 +456,23 @@ def test_the_operators_event_stream_carries_the_review_item(
         "pending",
     )
     assert match["has_evidence"] is True
+
+
+def test_a_frame_event_cannot_choose_where_evidence_is_written(
+    api: Any, auth: Any, db: Database, settings: Any
+) -> None:
+    """The camera id names the evidence folder: one that is not an id keeps nothing."""
+    entry = enrol(api, auth)
+    with db.transaction() as session:
+        for camera_id in ("../../outside", "CAM/1", ""):
+            match = faces_service.record_candidate(
+                session,
+                candidate=_candidate(entry["id"], camera_id),
+                station_id="MDH",
+                media_dir=settings.media_dir,
+            )
+            assert match is None, camera_id
+    assert not (settings.media_dir / "face-matches").exists()
+    assert not (settings.media_dir.parent / "outside").exists()
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(FaceMatch)) == 0

@@ -9,7 +9,7 @@ from safezone.cameras import evidence
 from safezone.cameras import health as camera_health
 from safezone.cameras import service as cameras_service
 from safezone.cameras.schemas import CameraHealthRead, CameraListed, EvidenceExportRead
-from safezone.core.deps import AuditedReadDep, SessionDep, SettingsDep
+from safezone.core.deps import AuditedReadDep, DatabaseDep, SessionDep, SettingsDep
 from safezone.core.errors import InvalidInput
 from safezone.core.permissions import CONTROL_ROOM, STAFF, Principal, allow
 
@@ -68,7 +68,7 @@ def list_cameras(
 )
 def live_snapshot(
     camera_id: str,
-    session: AuditedReadDep,
+    db: DatabaseDep,
     settings: SettingsDep,
     principal: ControlRoom,
     reason: Annotated[str, Query(min_length=3, max_length=300, description="Why you look")],
@@ -76,7 +76,7 @@ def live_snapshot(
     """The camera's current picture (JPEG). Every viewing, also a failed one, is written
     to the audit chain with who, which camera, when and why."""
     frames = cameras_service.live_snapshot(
-        session,
+        db,
         camera_id=camera_id,
         principal=principal,
         reason=reason,

@@ -15,7 +15,7 @@ from safezone.audit import service as audit_service
 from safezone.cameras.models import Snapshot
 from safezone.cameras.schemas import CameraView, SnapshotRead
 from safezone.cameras.sources import Frames, look
-from safezone.core.db import utcnow
+from safezone.core.db import Database, utcnow
 from safezone.core.errors import InvalidInput, NotFound
 from safezone.core.geo import bearing_deg, haversine_m
 from safezone.core.media import stage_file
@@ -185,7 +185,7 @@ def list_cameras(session: Session, *, station_id: str) -> list[Any]:
 
 
 def live_snapshot(
-    session: Session,
+    db: Database,
     *,
     camera_id: str,
     principal: Principal,
@@ -196,33 +196,38 @@ def live_snapshot(
     """A camera's current picture (``jpeg``, or None with ``error``), for a control-room
     viewer who says why.
 
-    The viewing is written to the audit chain (who, which camera, when, why), also when
-    the camera cannot be reached (the attempt is a viewing too).
+    The camera is read, then looked at with no transaction open (a slow camera must never
+    hold the write lock an SOS may be waiting for), then the viewing is written to the
+    audit chain (who, which camera, when, why), also when the camera cannot be reached:
+    the attempt is a viewing too.
     """
     reason = reason.strip()
     if len(reason) < 3:
         raise InvalidInput(
             "Say why you look at this camera (3 characters or more).", field="reason"
         )
-    camera = zones_service.get_asset(
-        session,
-        kind=zones_service.KINDS["camera"],
-        station_id=principal.station_id,
-        asset_id=camera_id,
-    )
+    with db.reader() as session:
+        camera = zones_service.get_asset(
+            session,
+            kind=zones_service.KINDS["camera"],
+            station_id=principal.station_id,
+            asset_id=camera_id,
+        )
+        session.expunge(camera)
     frames = (reader or look)(camera, timeout_s=timeout_s)
-    audit_service.record(
-        session,
-        actor=principal.actor,
-        action="camera.live_viewed",
-        object_type="camera",
-        object_id=camera.id,
-        station_id=camera.station_id,
-        payload={
-            "reason": reason,
-            "source": frames.source,
-            "sha256": sha256_hex(frames.jpeg) if frames.jpeg else None,
-            "error": frames.error,
-        },
-    )
+    with db.transaction() as session:
+        audit_service.record(
+            session,
+            actor=principal.actor,
+            action="camera.live_viewed",
+            object_type="camera",
+            object_id=camera.id,
+            station_id=camera.station_id,
+            payload={
+                "reason": reason,
+                "source": frames.source,
+                "sha256": sha256_hex(frames.jpeg) if frames.jpeg else None,
+                "error": frames.error,
+            },
+        )
     return frames

@@ -13,6 +13,8 @@ Rules held here:
 from __future__ import annotations
 
 import base64
+import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +37,9 @@ from safezone.faces.engine import EMBEDDING_SIZE, FaceEngine
 from safezone.faces.models import EnrolmentPhoto, FaceEmbedding, FaceMatch, WatchlistEntry
 from safezone.faces.pipeline import MatchCandidate
 from safezone.faces.worker import decode_jpeg
+from safezone.zones.schemas import ASSET_ID
+
+log = logging.getLogger(__name__)
 
 WATCHLIST_TOPIC = "faces.watchlist_changed"
 REVIEW_TOPIC = "faces.review"
@@ -358,6 +363,10 @@ def record_candidate(
         return None
     if station_id is not None and station_id != entry.station_id:
         return None  # another station's camera: its watchlist is not this one's to match
+    if not re.fullmatch(ASSET_ID, candidate.camera_id):
+        # The id names a folder of evidence: never let a frame event choose a path.
+        log.warning("face match from a camera id that is not one: %r", candidate.camera_id)
+        return None
     crop_sha, frame_sha = sha256_hex(candidate.crop_jpeg), sha256_hex(candidate.frame_jpeg)
     base = f"face-matches/{candidate.camera_id}/{uuid.uuid4().hex}"
     stage_file(session, media_dir=media_dir, relative=base + "-crop.jpg", data=candidate.crop_jpeg)

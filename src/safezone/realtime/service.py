@@ -47,7 +47,8 @@ class StreamHub:
         self._recent: OrderedDict[int, Event] = OrderedDict()
 
     async def _on_event(self, event: Event) -> None:
-        self._committed([event])
+        if event.id > 0:  # bus-only events (camera frames) are not in the outbox
+            self._committed([event])
 
     def _wake(self) -> None:
         for waiter in list(self._waiters):
