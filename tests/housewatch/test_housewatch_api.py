@@ -317,3 +317,25 @@ def test_scans_before_the_dates_are_not_visits_of_the_watch(hw, officer):
     assert hw.notify() == 0
     detail = hw.detail(req["id"])
     assert detail["visits"] == [] and [n["kind"] for n in detail["notices"]] == ["approved"]
+
+
+def test_officers_see_where_and_when_but_not_the_owners_contact(hw, db):
+    """A list of empty houses is sensitive enough: the owner's phone and account are for
+    the owner and the control room, and the permanent audit chain keeps only a digest."""
+    req = hw.request()
+    assert hw.approve(req["id"]).status_code == 200
+    for path in ("requests", "active", f"requests/{req['id']}"):
+        r = hw.client.get(f"{V1}/housewatch/{path}", headers=hw.auth("officer"))
+        assert r.status_code == 200, (path, r.text)
+        seen = r.json() if isinstance(r.json(), list) else [r.json()]
+        assert [s["id"] for s in seen] == [req["id"]], path
+        assert (seen[0]["contact_value"], seen[0]["owner_user_id"]) == (None, None), path
+        assert seen[0]["address"] == req["address"]
+    desk = hw.client.get(f"{V1}/housewatch/requests", headers=hw.auth("operator")).json()
+    assert desk[0]["contact_value"] == "+66 81 234 5678"
+    with db.reader() as session:
+        payloads = session.scalars(
+            select(AuditEntry.payload).where(AuditEntry.action.startswith("housewatch."))
+        ).all()
+    assert payloads and all("+66 81 234 5678" not in str(p) for p in payloads)
+    assert all(len(p["contact_sha256"]) == 64 for p in payloads if "contact_kind" in p)

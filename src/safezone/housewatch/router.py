@@ -37,19 +37,27 @@ def list_requests(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
     """A citizen's own requests; staff see their station's."""
-    return housewatch_service.list_requests(
+    rows = housewatch_service.list_requests(
         session, principal=principal, status=status, limit=limit
     )
+    return [
+        housewatch_service.for_viewer(schemas.RequestRead.model_validate(r), principal)
+        for r in rows
+    ]
 
 
 @router.get("/active", response_model=list[schemas.RequestRead])
 def active_watches(session: SessionDep, settings: SettingsDep, principal: Staff) -> Any:
     """Houses under watch today at the station (the officers' house-watch tasks)."""
-    return housewatch_service.active_for_station(
+    rows = housewatch_service.active_for_station(
         session,
         station_id=principal.station_id,
         today=housewatch_service.local_today(settings),
     )
+    return [
+        housewatch_service.for_viewer(schemas.RequestRead.model_validate(r), principal)
+        for r in rows
+    ]
 
 
 @router.get("/requests/{request_id}", response_model=schemas.RequestDetail)
@@ -58,7 +66,9 @@ def get_request(
 ) -> Any:
     """The request with the patrol visits in its dates and the owner's notices."""
     row = housewatch_service.get_request(session, request_id=request_id, principal=principal)
-    return housewatch_service.detail(session, row=row, timezone=settings.local_timezone)
+    return housewatch_service.for_viewer(
+        housewatch_service.detail(session, row=row, timezone=settings.local_timezone), principal
+    )
 
 
 @router.post("/requests/{request_id}/approve", response_model=schemas.RequestRead)

@@ -82,14 +82,17 @@ class RequestRead(BaseModel):
 
     id: int
     station_id: str
-    owner_user_id: int
+    owner_user_id: int | None = Field(description="Null for officers: not theirs to know")
     address: str
     lat: float
     lon: float
     starts_on: date
     ends_on: date
     contact_kind: ContactKind
-    contact_value: str
+    contact_value: str | None = Field(
+        description="The owner's phone, LINE id or e-mail: for the owner and the control "
+        "room; null for officers"
+    )
     note: str
     status: RequestStatus
     created_at: datetime

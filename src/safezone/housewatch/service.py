@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from safezone.config import Settings
 from safezone.core.db import utcnow
 from safezone.core.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from safezone.core.permissions import Principal
+from safezone.core.security import sha256_hex
 from safezone.housewatch.channels import Channel, InAppChannel, Message, NoticeKind, WebhookChannel
 from safezone.housewatch.models import HouseWatchNotice, HouseWatchRequest
 from safezone.housewatch.schemas import (
@@ -68,10 +69,25 @@ def _snapshot(row: HouseWatchRequest) -> dict[str, Any]:
     return RequestRead.model_validate(row).model_dump(mode="json")
 
 
+RequestView = TypeVar("RequestView", bound=RequestRead)
+
+
+def for_viewer(view: RequestView, principal: Principal) -> RequestView:
+    """Officers see where and when a house is empty, not who owns it or how to reach them:
+    the owner's contact is for the owner and the control room."""
+    if principal.role != "officer":
+        return view
+    return view.model_copy(update={"contact_value": None, "owner_user_id": None})
+
+
 def _audit(
     session: Session, *, row: HouseWatchRequest, actor: str, action: str, **extra: Any
 ) -> None:
+    # The audit chain is kept for good: it holds a digest of the owner's contact, not the
+    # contact itself, so that an erasure request can be met.
     snapshot = _snapshot(row)
+    contact = snapshot.pop("contact_value") or ""
+    snapshot["contact_sha256"] = sha256_hex(contact.encode())
     audit_service.record(
         session,
         actor=actor,
