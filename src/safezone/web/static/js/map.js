@@ -9,6 +9,20 @@
 
   const SZ = (window.SZ = window.SZ || {});
   const MUKDAHAN = [16.5453, 104.7236];
+
+  // Tooltips show names people typed (checkpoint and house names, report titles): a
+  // string is always shown as text, never parsed as markup (Leaflet would use innerHTML).
+  L.Tooltip.prototype._updateContent = function () {
+    if (!this._content) return;
+    const node = this._contentNode;
+    const content = typeof this._content === "function" ? this._content(this._source || this) : this._content;
+    if (typeof content === "string") {
+      node.textContent = content;
+    } else {
+      node.replaceChildren(content);
+    }
+    this.fire("contentupdate");
+  };
   const TILE_TIMEOUT_MS = 8000;
 
   /**
