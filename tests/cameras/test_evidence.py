@@ -260,3 +260,28 @@ def test_the_exports_are_listed_for_the_control_room(
     assert client.get("/api/v1/evidence-exports", params=params, headers=auth("admin")).json() == []
     assert client.get("/api/v1/evidence-exports", headers=auth("other_operator")).json() == []
     assert client.get("/api/v1/evidence-exports", headers=auth("officer")).status_code == 403
+
+
+def test_an_export_whose_transaction_fails_leaves_no_folder(db, settings, incident, tmp_path):
+    """The folder appears only once the audit entry it cites is committed."""
+    out = tmp_path / "exports" / "case-1"
+
+    class CommitFailed(Exception):
+        pass
+
+    with pytest.raises(CommitFailed), db.transaction() as session:
+        evidence.export_incident(
+            session,
+            incident_id=incident,
+            station_id="MDH",
+            out_dir=out,
+            media_dir=settings.media_dir,
+            actor="user:commander",
+            reason="court case 123/2569",
+        )
+        assert not out.exists()  # not before the commit
+        raise CommitFailed
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []  # nor its staging folder
+    with db.reader() as session:
+        assert session.scalars(select(EvidenceExport)).all() == []

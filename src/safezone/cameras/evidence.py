@@ -24,7 +24,7 @@ from safezone.audit import service as audit_service
 from safezone.audit.models import AuditEntry
 from safezone.cameras.models import EvidenceExport, Snapshot
 from safezone.cameras.service import snapshots_for_incident
-from safezone.core.db import utcnow
+from safezone.core.db import after_commit, after_rollback, utcnow
 from safezone.core.errors import Conflict, InvalidInput
 from safezone.core.security import sha256_hex
 from safezone.incidents import service as incidents_service
@@ -138,9 +138,16 @@ def export_incident(
         (staging / MANIFEST).write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
-        if out_dir.exists():
-            out_dir.rmdir()
-        staging.rename(out_dir)
+
+        def publish() -> None:
+            if out_dir.exists():
+                out_dir.rmdir()
+            staging.rename(out_dir)
+
+        # The folder appears only once its audit entry and export row are committed: a
+        # manifest must never cite an entry that does not exist.
+        after_commit(session, publish)
+        after_rollback(session, lambda: shutil.rmtree(staging, ignore_errors=True))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
