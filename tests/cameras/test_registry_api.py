@@ -141,3 +141,16 @@ def test_owner_bearing_and_urls_are_checked(client, auth):
         f"{V1}/cameras", json=_camera(stream_url="rtsp://10.0.0.5/stream1"), headers=admin
     )
     assert r.status_code == 201, r.text
+
+
+def test_only_admins_see_the_cameras_own_urls(client, auth, add_camera):
+    """Camera URLs often carry the camera's password; everyone else looks through the
+    audited snapshot route."""
+    secret = "http://viewer:pa55@10.0.0.7/snapshot.jpg"
+    add_camera("CAM-A", snapshot_url=secret, stream_url="rtsp://viewer:pa55@10.0.0.7/1")
+    for role in ("officer", "operator", "commander"):
+        for params in ({}, {"lat": LAT, "lon": LON}):
+            [camera] = client.get(f"{V1}/cameras", params=params, headers=auth(role)).json()
+            assert (camera["snapshot_url"], camera["stream_url"]) == ("", ""), (role, params)
+    [camera] = client.get(f"{V1}/cameras", headers=auth("admin")).json()
+    assert camera["snapshot_url"] == secret

@@ -20,6 +20,15 @@ ControlRoom = Annotated[Principal, allow(*CONTROL_ROOM)]
 Staff = Annotated[Principal, allow(*STAFF)]
 
 
+def _listed(row: Any, principal: Principal) -> CameraListed:
+    """Only admins see a camera's stream and snapshot URLs: they often carry the camera's
+    password, and anyone else must look through the audited snapshot route."""
+    view = CameraListed.model_validate(row)
+    if principal.role != "admin":
+        view = view.model_copy(update={"stream_url": "", "snapshot_url": ""})
+    return view
+
+
 @router.get("", response_model=list[CameraListed], name="list_cameras")
 def list_cameras(
     session: SessionDep,
@@ -40,7 +49,7 @@ def list_cameras(
         if radius_m is not None:
             raise InvalidInput("radius_m needs a point (lat and lon).", field="lat")
         return [
-            CameraListed.model_validate(row)
+            _listed(row, principal)
             for row in cameras_service.list_cameras(session, station_id=principal.station_id)
         ]
     rows = {
@@ -51,7 +60,7 @@ def list_cameras(
         session, station_id=principal.station_id, lat=lat, lon=lon, radius_m=radius_m
     )
     return [
-        CameraListed.model_validate(rows[view.camera_id]).model_copy(
+        _listed(rows[view.camera_id], principal).model_copy(
             update={
                 "distance_m": view.distance_m,
                 "bearing_to_point_deg": view.bearing_to_point_deg,
