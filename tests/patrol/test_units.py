@@ -134,3 +134,29 @@ def test_officers_change_only_their_own_unit_status(client, auth, token_for):
         ).status_code
         == 404
     )
+
+
+def test_a_unit_is_crewed_only_by_an_officer_of_its_station(client, auth, db):
+    from safezone.auth import service as auth_service
+
+    with db.reader() as session:
+        ids = {
+            name: auth_service.find_user(session, username=name).id
+            for name in ("officer", "citizen", "other_operator")
+        }
+    for name in ("citizen", "other_operator"):
+        r = client.post(
+            "/api/v1/units",
+            headers=auth("admin"),
+            json={"id": "CAR-9", "callsign": "x", "kind": "car", "officer_user_id": ids[name]},
+        )
+        assert r.status_code == 422 and r.json()["error"]["field"] == "officer_user_id", name
+    make_unit(client, auth)
+    r = client.patch(
+        "/api/v1/units/CAR-9", headers=auth("admin"), json={"officer_user_id": ids["citizen"]}
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "officer_user_id"
+    r = client.patch(
+        "/api/v1/units/CAR-9", headers=auth("admin"), json={"officer_user_id": ids["officer"]}
+    )
+    assert r.status_code == 200 and r.json()["officer_user_id"] == ids["officer"]

@@ -64,9 +64,22 @@ def list_units(session: Session, *, station_id: str) -> list[Unit]:
     )
 
 
+def _check_crew(session: Session, *, user_id: int | None, station_id: str) -> None:
+    """A unit is crewed by an officer of its own station (or nobody)."""
+    if user_id is None:
+        return
+    try:
+        _officer(session, user_id=user_id, station_id=station_id)
+    except NotFound:
+        raise InvalidInput(
+            f"User {user_id} is not an officer of this station.", field="officer_user_id"
+        ) from None
+
+
 def create_unit(session: Session, *, data: UnitCreate, principal: Principal) -> Unit:
     if session.get(Unit, data.id) is not None:
         raise Conflict(f"A unit with id '{data.id}' already exists.", field="id")
+    _check_crew(session, user_id=data.officer_user_id, station_id=principal.station_id)
     now = utcnow()
     unit = Unit(
         **data.model_dump(), station_id=principal.station_id, created_at=now, updated_at=now
@@ -99,6 +112,9 @@ def update_unit(session: Session, *, unit_id: str, data: UnitUpdate, principal: 
     for key, value in changes.items():
         if value is None and key != "officer_user_id":
             raise InvalidInput(f"'{key}' cannot be null.", field=key)
+    if "officer_user_id" in changes:
+        _check_crew(session, user_id=changes["officer_user_id"], station_id=unit.station_id)
+    for key, value in changes.items():
         setattr(unit, key, value)
     unit.updated_at = utcnow()
     session.flush()
