@@ -61,3 +61,10 @@ def test_committed_events_reach_the_web_process_and_a_killed_gateway_comes_back(
         assert not gateway._process.is_alive()
 
     asyncio.run(scenario())
+
+
+def test_a_gateway_that_keeps_crashing_is_restarted_ever_more_slowly():
+    from safezone.sos.gateway_process import restart_delay
+
+    assert [restart_delay(n) for n in range(7)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert restart_delay(10_000) == 30.0

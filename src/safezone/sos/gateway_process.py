@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -32,8 +33,16 @@ from safezone.core.bus import Event
 
 log = logging.getLogger(__name__)
 
-RESTART_DELAY_S = 1.0
+RESTART_DELAY_S = 1.0  # after a crash; doubled for each quick crash after it
+RESTART_DELAY_MAX_S = 30.0
+STABLE_AFTER_S = 60.0  # a gateway up this long crashed once, not in a loop
 _PR_SET_PDEATHSIG = 1
+
+
+def restart_delay(quick_crashes: int) -> float:
+    """How long to wait before starting a gateway that has crashed ``quick_crashes`` times
+    in a row (a bad broker address must not become a crash loop)."""
+    return min(RESTART_DELAY_S * float(2 ** min(quick_crashes, 16)), RESTART_DELAY_MAX_S)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -111,6 +120,8 @@ class GatewayProcess:
         self._on_events: Callable[[list[Event]], None] = lambda events: None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._quick_crashes = 0
+        self._started_at = 0.0
 
     def start(self, on_events: Callable[[list[Event]], None]) -> None:
         """Start the process; ``on_events`` runs on the event loop for each commit there."""
@@ -130,6 +141,7 @@ class GatewayProcess:
             daemon=True,
         )
         self._process.start()
+        self._started_at = time.monotonic()
         events_out.close()
         stop_in.close()
         self._stop = stop_out
@@ -161,8 +173,14 @@ class GatewayProcess:
         if self._stopping:
             return
         code = self._process.exitcode if self._process is not None else None
-        log.error("the MQTT gateway process ended (exit %s); starting it again", code)
-        self._loop.call_later(RESTART_DELAY_S, self._restart)
+        if time.monotonic() - self._started_at >= STABLE_AFTER_S:
+            self._quick_crashes = 0
+        delay = restart_delay(self._quick_crashes)
+        self._quick_crashes += 1
+        log.error(
+            "the MQTT gateway process ended (exit %s); starting it again in %.0f s", code, delay
+        )
+        self._loop.call_later(delay, self._restart)
 
     def _restart(self) -> None:
         if not self._stopping:
