@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from PIL import Image
 
+from safezone.core import webhooks
 from safezone.core.security import hmac_sha256_hex, sha256_hex
 from safezone.sos import jobs
 from safezone.zones import schemas as zone_schemas
@@ -133,7 +134,7 @@ def test_capture_is_idempotent_per_call_and_skips_unreachable_cameras(db, settin
 
 def test_escalation_webhook_is_signed(devices):
     body = {"event": "incident.escalated", "incident": {"id": 5}}
-    assert jobs.post_webhook(
+    assert webhooks.post_webhook(
         devices + "/hook", body=body, secret="webhook-secret-123456", event_id="e-1"
     )
     [(headers, raw)] = FakeDevices.received
@@ -143,7 +144,7 @@ def test_escalation_webhook_is_signed(devices):
 
 
 def test_unreachable_webhook_reports_failure():
-    assert not jobs.post_webhook("http://127.0.0.1:9/hook", body={}, secret=None, event_id="x")
+    assert not webhooks.post_webhook("http://127.0.0.1:9/hook", body={}, secret=None, event_id="x")
 
 
 def test_snapshot_image_viewing_is_role_checked_and_audited(
@@ -174,7 +175,8 @@ def test_snapshot_image_viewing_is_role_checked_and_audited(
 
 def test_webhook_is_sent_by_one_node_only(db, devices):
     body = {"event": "incident.escalated"}
-    assert jobs.post_webhook_once(db, devices + "/hook", body=body, secret=None, event_id="e-7")
+    hook = devices + "/hook"
+    assert webhooks.post_webhook_once(db, hook, body=body, secret=None, event_id="e-7")
     # Another node hearing the same event (a shared bus) does not send it again.
-    assert not jobs.post_webhook_once(db, devices + "/hook", body=body, secret=None, event_id="e-7")
+    assert not webhooks.post_webhook_once(db, hook, body=body, secret=None, event_id="e-7")
     assert len(FakeDevices.received) == 1

@@ -11,9 +11,9 @@ from safezone.config import Settings
 from safezone.core.bus import Event, EventBus
 from safezone.core.db import Database
 from safezone.core.scheduler import Scheduler
+from safezone.core.webhooks import post_webhook_once
 from safezone.housewatch import service as housewatch_service
 from safezone.housewatch.channels import WEBHOOK_TOPIC
-from safezone.sos.jobs import post_webhook_once
 
 
 class HouseWatchWorkers:
