@@ -14,16 +14,15 @@ from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safezone.analytics import service as analytics_service
 from safezone.analytics import shifts
 from safezone.core.errors import InvalidInput
-from safezone.incidents.models import Incident
+from safezone.incidents import service as incidents_service
 from safezone.incidents.schemas import Priority
 from safezone.patrol import plans as patrol_plans
-from safezone.patrol.models import CheckIn
+from safezone.patrol import service as patrol_service
 from safezone.zones import service as zones_service
 
 LOCAL = shifts.LOCAL
@@ -78,21 +77,20 @@ def kpis(session: Session, *, station_id: str, start: date, end: date) -> dict[s
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     index = {d: i for i, d in enumerate(days)}
     since, until = local_midnight(start), local_midnight(end + timedelta(days=1))
-    rows = session.execute(
-        select(
-            Incident.created_at,
-            Incident.category,
-            Incident.source,
-            Incident.priority,
-            Incident.acknowledged_at,
-            Incident.on_scene_at,
-            Incident.resolved_at,
-        ).where(
-            Incident.station_id == station_id,
-            Incident.created_at >= since,
-            Incident.created_at < until,
+    rows = [
+        (
+            i.created_at,
+            i.category,
+            i.source,
+            i.priority,
+            i.acknowledged_at,
+            i.on_scene_at,
+            i.resolved_at,
         )
-    ).all()
+        for i in incidents_service.created_between(
+            session, station_id=station_id, since=since, until=until
+        )
+    ]
     by_category: dict[str, list[int]] = {}
     sos = [0] * len(days)
     times: dict[str, dict[str, list[float]]] = {
@@ -122,13 +120,9 @@ def kpis(session: Session, *, station_id: str, start: date, end: date) -> dict[s
             entry[f"{name}_p90_s"] = percentile(values, 90)
         response.append(entry)
     checkins = {s: [0] * len(days) for s in CHECKIN_STATUSES}
-    for received, status in session.execute(
-        select(CheckIn.received_at, CheckIn.status).where(
-            CheckIn.station_id == station_id,
-            CheckIn.received_at >= since,
-            CheckIn.received_at < until,
-        )
-    ).all():
+    for received, status in patrol_service.checkin_verdicts(
+        session, station_id=station_id, since=since, until=until
+    ):
         if status in checkins:
             checkins[status][index[local_day(received)]] += 1
     ordered = sorted(by_category, key=lambda c: (-sum(by_category[c]), c))
@@ -178,16 +172,13 @@ def plan_compliance(session: Session, *, station_id: str, days: list[date]) -> d
 
 def incidents_of_day(session: Session, *, station_id: str, day: date) -> list[dict[str, Any]]:
     """The incidents created on a local day, oldest first (at most 200)."""
-    rows = session.scalars(
-        select(Incident)
-        .where(
-            Incident.station_id == station_id,
-            Incident.created_at >= local_midnight(day),
-            Incident.created_at < local_midnight(day + timedelta(days=1)),
-        )
-        .order_by(Incident.created_at, Incident.id)
-        .limit(200)
-    ).all()
+    rows = incidents_service.created_between(
+        session,
+        station_id=station_id,
+        since=local_midnight(day),
+        until=local_midnight(day + timedelta(days=1)),
+        limit=200,
+    )
     return [
         {
             "id": r.id,

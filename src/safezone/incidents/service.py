@@ -138,6 +138,24 @@ def get_incident(session: Session, *, incident_id: int, station_id: str) -> Inci
     return incident
 
 
+def created_between(
+    session: Session, *, station_id: str, since: datetime, until: datetime, limit: int | None = None
+) -> list[Incident]:
+    """The station's incidents created in [since, until), oldest first (for reports)."""
+    query = (
+        select(Incident)
+        .where(
+            Incident.station_id == station_id,
+            Incident.created_at >= since,
+            Incident.created_at < until,
+        )
+        .order_by(Incident.created_at, Incident.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
 def list_incidents(
     session: Session,
     *,

@@ -793,3 +793,17 @@ def list_checkins(
     return list(
         session.scalars(query.order_by(CheckIn.scanned_at.desc(), CheckIn.id.desc()).limit(limit))
     )
+
+
+def checkin_verdicts(
+    session: Session, *, station_id: str, since: datetime, until: datetime
+) -> list[tuple[datetime, str]]:
+    """(received_at, status) of the station's check-ins received in [since, until)."""
+    rows = session.execute(
+        select(CheckIn.received_at, CheckIn.status).where(
+            CheckIn.station_id == station_id,
+            CheckIn.received_at >= since,
+            CheckIn.received_at < until,
+        )
+    ).all()
+    return [(received, status) for received, status in rows]
