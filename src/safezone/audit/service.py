@@ -215,3 +215,8 @@ def head(session: Session) -> tuple[int, str]:
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
     return (row.seq, row.hash) if row else (0, GENESIS_HASH)
+
+
+def get_entry(session: Session, *, seq: int) -> AuditEntry | None:
+    """One entry of the chain by its position, or None."""
+    return session.get(AuditEntry, seq)

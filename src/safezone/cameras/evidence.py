@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
-from safezone.audit.models import AuditEntry
 from safezone.cameras.models import EvidenceExport, Snapshot
 from safezone.cameras.service import snapshots_for_incident
 from safezone.core.db import after_commit, after_rollback, utcnow
@@ -187,7 +186,7 @@ def verify_export(session: Session, *, folder: Path) -> Check:
     digest = files_digest(files)
     if digest != manifest.get("files_sha256"):
         problems.append("the manifest's file list was edited (files_sha256 differs)")
-    entry = session.get(AuditEntry, seq)
+    entry = audit_service.get_entry(session, seq=seq)
     if entry is None:
         problems.append(f"audit entry {seq} does not exist")
     else:
