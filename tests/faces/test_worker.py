@@ -300,3 +300,39 @@ def test_the_worker_command_needs_the_shared_bus(
     assert "SAFEZONE_BUS_URL=nats://" in capsys.readouterr().err
     assert cli_main(["--data-dir", str(tmp_path), "faces", "worker", "--index", "2"]) == 2
     assert "--index" in capsys.readouterr().err
+
+
+def test_a_worker_on_a_shared_bus_skips_frames_that_carry_a_jpeg(engine: FaceEngine) -> None:
+    """``publish_frame`` refuses JPEGs on a shared bus, but anything else that can publish
+    there could still hand a worker a picture of its choosing; the worker refuses it too."""
+
+    class SharedBus:
+        handlers: list[Handler] = []
+
+        async def publish(self, event: Event) -> None:
+            for handler in self.handlers:
+                await handler(event)
+
+        def subscribe(self, handler: Handler) -> Callable[[], None]:
+            self.handlers.append(handler)
+            return lambda: None
+
+        async def close(self) -> None:
+            pass
+
+    async def scenario() -> AnalysisWorker:
+        async def sink(candidate: MatchCandidate, station_id: str | None) -> None:
+            raise AssertionError("nothing is analysed")
+
+        worker = AnalysisWorker(engine=engine, watchlist=Watchlist(), sink=sink)
+        bus = SharedBus()
+        worker.start(bus)
+        jpeg = _frames("hopper", 1)[0]
+        for _ in range(3):
+            await bus.publish(frame_event(camera_id="CAM-X", station_id="MDH", jpeg=jpeg))
+        await worker.drain()
+        await worker.stop()
+        return worker
+
+    worker = asyncio.run(scenario())
+    assert (worker.stats.received, worker.stats.refused, worker.stats.analysed) == (3, 3, 0)

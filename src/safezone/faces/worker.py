@@ -15,7 +15,8 @@ the bus could otherwise make it fetch from any address and file what it finds as
 of any station. It looks the camera up in the registry (through the cameras service) and
 fetches only that camera's registered snapshot URL, on behalf of the camera's own station;
 an event for an unknown or inactive camera, or whose URL is not the registered one, is
-logged and skipped.
+logged and skipped. A worker on any bus but the in-process one skips frames that carry a
+JPEG: only code in its own process may hand it pictures.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class AnalysisWorker:
         self.fetch_timeout_s = fetch_timeout_s
         self.cameras = cameras
         self._refusals: dict[str, str] = {}  # camera id -> the reason last logged
+        self._images_allowed = False  # JPEGs in events: only from the in-process bus
         self.stats = WorkerStats()
         self.pipelines: dict[str, FramePipeline] = {}
         self._queue: asyncio.Queue[_Frame] = asyncio.Queue(maxsize=queue_size)
@@ -164,6 +166,7 @@ class AnalysisWorker:
 
     def start(self, bus: EventBus) -> None:
         """Subscribe to the bus and start analysing."""
+        self._images_allowed = isinstance(bus, MemoryBus)
         self._unsubscribe = bus.subscribe(self.on_event)
         self._task = asyncio.create_task(self._run(), name=f"faces-worker-{self.index}")
 
@@ -194,6 +197,16 @@ class AnalysisWorker:
             self.stats.ignored += 1
             return
         self.stats.received += 1
+        if "jpeg_b64" in event.payload and not self._images_allowed:
+            self.stats.refused += 1
+            if self._refusals.get(camera_id) != "image":
+                self._refusals[camera_id] = "image"
+                log.warning(
+                    "camera %s: frame event with a JPEG skipped: pictures come over the"
+                    " in-process bus only",
+                    camera_id,
+                )
+            return
         frame = _Frame(camera_id, event.station_id, event.payload)
         if self._queue.full():
             self._queue.get_nowait()
