@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import pytest
 
 from safezone.cameras import health
 from safezone.cameras.sources import Frames
+from safezone.core import scheduler
 from safezone.zones import service as zones_service
 
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -143,3 +147,45 @@ def test_the_monitor_round_runs_on_one_node_at_a_time(db, settings, add_camera, 
     first.run_once()
     with db.reader() as session:
         assert session.get(health.CameraHealth, "CAM-MJPEG").last_checked_at > checked
+
+
+def test_the_round_lease_grows_with_the_number_of_cameras():
+    # 3 s timeout, 1 s window: a look takes at most 7 s; 8 cameras are looked at at once.
+    lease = partial(health.round_lease, interval_s=15, timeout_s=3)
+    assert lease(cameras=0) == timedelta(seconds=45)  # three intervals at least
+    assert lease(cameras=8) == timedelta(seconds=45)  # one wave of 7 s + 15 s margin
+    assert lease(cameras=64) == timedelta(seconds=8 * 7 + 15)
+    assert lease(cameras=200) == timedelta(seconds=25 * 7 + 15)
+    assert lease(cameras=200, workers=16) == timedelta(seconds=13 * 7 + 15)
+    assert health.round_lease(cameras=0, interval_s=1, timeout_s=1) == timedelta(seconds=10)
+    with pytest.raises(ValueError):
+        lease(cameras=1, workers=0)
+
+
+def test_a_long_round_keeps_a_second_node_out_until_it_can_have_ended(
+    db, settings, add_camera, monkeypatch
+):
+    """With many cameras a round may take longer than three intervals; the lease must
+    last until the slowest possible round is over, or a second node starts one beside it."""
+    for n in range(64):
+        add_camera(f"CAM-{n:02d}", snapshot_url=f"http://192.0.2.{n + 1}/snapshot.jpg")
+    clock = Clock()
+    monkeypatch.setattr(scheduler, "utcnow", clock)
+    looked: list[str] = []
+
+    def reader(camera):
+        looked.append(camera.id)
+        return Frames("snapshot", JPEG, 1, 0.1, None)
+
+    first = health.CameraMonitor(db, settings, reader=reader)
+    second = health.CameraMonitor(db, settings, reader=reader)
+    second.holder = "another-node:1"
+    assert (settings.camera_check_interval_s, settings.snapshot_timeout_s) == (15, 3)
+    first.run_once()
+    assert len(looked) == 64
+    worst_round_s = 64 / 8 * 7  # every look timing out, 8 at a time
+    clock.advance(worst_round_s)  # well past three intervals (45 s)
+    assert second.run_once() == [] and len(looked) == 64  # the first may still be looking
+    clock.advance(15 + 1)  # past the margin too: the first node is gone
+    second.run_once()
+    assert len(looked) == 128

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
+from safezone.cameras.service import RegisteredCamera
 from safezone.core.bus import Event, Handler, MemoryBus
+from safezone.core.db import Database
 from safezone.faces.engine import Embedding, FaceEngine
+from safezone.faces.jobs import DatabaseWorker
 from safezone.faces.matcher import Watchlist
 from safezone.faces.pipeline import MatchCandidate, encode_jpeg
 from safezone.faces.scenes import Scene, Walker, sample_face, scaled
@@ -20,6 +23,8 @@ from safezone.faces.worker import (
     owner_of,
     publish_frame,
 )
+from safezone.zones import schemas as zone_schemas
+from safezone.zones import service as zones_service
 
 
 def _scene(name: str) -> Scene:
@@ -137,8 +142,10 @@ def test_bad_frames_are_counted_and_skipped(engine: FaceEngine) -> None:
 
 class _Snapshots(BaseHTTPRequestHandler):
     frames: list[bytes] = []
+    requested: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.requested.append(self.path)
         data = self.frames.pop(0)
         self.send_response(200)
         self.send_header("Content-Type", "image/jpeg")
@@ -164,26 +171,100 @@ def test_frames_named_by_snapshot_url_are_fetched(
     engine: FaceEngine, collins: Embedding, snapshot_server: str
 ) -> None:
     _Snapshots.frames = _frames("collins", 6)
-    got: list[MatchCandidate] = []
+    got: list[tuple[MatchCandidate, str | None]] = []
+    registry = {"CAM-U": RegisteredCamera("CAM-U", "MDH", True, snapshot_server)}
 
     async def scenario() -> None:
         async def sink(candidate: MatchCandidate, station_id: str | None) -> None:
-            got.append(candidate)
+            got.append((candidate, station_id))
 
         worker = AnalysisWorker(
-            engine=engine, watchlist=Watchlist([("wanted-1", collins)]), sink=sink, queue_size=64
+            engine=engine,
+            watchlist=Watchlist([("wanted-1", collins)]),
+            sink=sink,
+            queue_size=64,
+            cameras=registry.get,
         )
         bus = MemoryBus()
         worker.start(bus)
         for _ in range(6):
+            # The event claims another station; the match goes to the camera's own.
             await bus.publish(
-                frame_event(camera_id="CAM-U", station_id="MDH", snapshot_url=snapshot_server)
+                frame_event(camera_id="CAM-U", station_id="BKK", snapshot_url=snapshot_server)
             )
             await worker.drain()  # one request at a time, in order
         await worker.stop()
 
     asyncio.run(scenario())
-    assert [c.entry_id for c in got] == ["wanted-1"]
+    assert [(c.entry_id, station) for c, station in got] == [("wanted-1", "MDH")]
+
+
+def _register(db: Database, camera_id: str, *, snapshot_url: str, active: bool = True) -> None:
+    with db.transaction() as session:
+        zones_service.create_asset(
+            session,
+            kind=zones_service.KINDS["camera"],
+            station_id="MDH",
+            data=zone_schemas.CameraCreate(
+                id=camera_id,
+                pole_id="POLE-1",
+                lat=16.544,
+                lon=104.728,
+                bearing_deg=0.0,
+                fov_deg=90.0,
+                range_m=50.0,
+                snapshot_url=snapshot_url,
+                active=active,
+            ),
+            actor="test",
+        )
+
+
+def test_frame_events_the_camera_registry_does_not_back_are_skipped(
+    engine: FaceEngine, db: Database, settings: Any, snapshot_server: str
+) -> None:
+    """A frame event is fetched only from its camera's registered snapshot URL: anything
+    that can publish on the bus must not make a worker fetch from another address."""
+    forged = snapshot_server.replace("/snapshot.jpg", "/elsewhere.jpg")
+    _register(db, "CAM-REG", snapshot_url=snapshot_server)
+    _register(db, "CAM-OFF", snapshot_url=snapshot_server, active=False)
+    _register(db, "CAM-NOURL", snapshot_url="")
+    _Snapshots.frames = _frames("hopper", 1)
+    _Snapshots.requested = []
+
+    async def scenario() -> tuple[AnalysisWorker, AnalysisWorker]:
+        bus = MemoryBus()
+        worker = DatabaseWorker(db, media_dir=settings.media_dir, engine=engine)
+        await worker.start(bus)
+        for camera_id, url in [
+            ("CAM-GHOST", snapshot_server),  # no such camera
+            ("CAM-OFF", snapshot_server),  # inactive
+            ("CAM-NOURL", snapshot_server),  # registered without a snapshot URL
+            ("CAM-REG", forged),  # not the registered URL
+            ("CAM-REG", snapshot_server),  # the one frame that is fetched
+        ]:
+            await bus.publish(frame_event(camera_id=camera_id, station_id="MDH", snapshot_url=url))
+            await worker.worker.drain()
+        await worker.stop()
+
+        # A worker with no registry to check against fetches nothing named by URL.
+        async def sink(candidate: MatchCandidate, station_id: str | None) -> None:
+            raise AssertionError("nothing is analysed")
+
+        bare = AnalysisWorker(engine=engine, watchlist=Watchlist(), sink=sink)
+        bare.start(bus)
+        await bus.publish(
+            frame_event(camera_id="CAM-REG", station_id="MDH", snapshot_url=snapshot_server)
+        )
+        await bare.drain()
+        await bare.stop()
+        return worker.worker, bare
+
+    worker, bare = asyncio.run(scenario())
+    assert _Snapshots.requested == ["/snapshot.jpg"]  # once, and never the forged address
+    assert (worker.stats.received, worker.stats.refused) == (5, 4)
+    assert (worker.stats.analysed, worker.stats.failed) == (1, 0)
+    assert (bare.stats.refused, bare.stats.analysed) == (1, 0)
 
 
 def test_images_are_refused_on_a_bus_that_keeps_events() -> None:
@@ -219,3 +300,39 @@ def test_the_worker_command_needs_the_shared_bus(
     assert "SAFEZONE_BUS_URL=nats://" in capsys.readouterr().err
     assert cli_main(["--data-dir", str(tmp_path), "faces", "worker", "--index", "2"]) == 2
     assert "--index" in capsys.readouterr().err
+
+
+def test_a_worker_on_a_shared_bus_skips_frames_that_carry_a_jpeg(engine: FaceEngine) -> None:
+    """``publish_frame`` refuses JPEGs on a shared bus, but anything else that can publish
+    there could still hand a worker a picture of its choosing; the worker refuses it too."""
+
+    class SharedBus:
+        handlers: list[Handler] = []
+
+        async def publish(self, event: Event) -> None:
+            for handler in self.handlers:
+                await handler(event)
+
+        def subscribe(self, handler: Handler) -> Callable[[], None]:
+            self.handlers.append(handler)
+            return lambda: None
+
+        async def close(self) -> None:
+            pass
+
+    async def scenario() -> AnalysisWorker:
+        async def sink(candidate: MatchCandidate, station_id: str | None) -> None:
+            raise AssertionError("nothing is analysed")
+
+        worker = AnalysisWorker(engine=engine, watchlist=Watchlist(), sink=sink)
+        bus = SharedBus()
+        worker.start(bus)
+        jpeg = _frames("hopper", 1)[0]
+        for _ in range(3):
+            await bus.publish(frame_event(camera_id="CAM-X", station_id="MDH", jpeg=jpeg))
+        await worker.drain()
+        await worker.stop()
+        return worker
+
+    worker = asyncio.run(scenario())
+    assert (worker.stats.received, worker.stats.refused, worker.stats.analysed) == (3, 3, 0)

@@ -22,18 +22,21 @@ from safezone.faces.pipeline import encode_jpeg
 from safezone.faces.scenes import Scene, Walker, sample_face, scaled
 from safezone.faces.worker import frame_event, owner_of, publish_frame
 from tests.faces.test_watchlist import entry_body
+from tests.faces.test_worker import _register
 from tests.integration.test_nats_bus import NATS_URL, Lane, _delete_stream, reachable, run, until
 
 FRAMES: dict[str, list[bytes]] = {}
 
 
 class _Cameras(BaseHTTPRequestHandler):
+    """Each camera's snapshot URL gives its next frame."""
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        found = re.fullmatch(r"/(?P<cam>[\w-]+)/(?P<n>\d+)\.jpg", self.path)
-        if found is None:
+        found = re.fullmatch(r"/(?P<cam>[\w-]+)/snapshot\.jpg", self.path)
+        if found is None or not FRAMES.get(found["cam"]):
             self.send_error(404)
             return
-        data = FRAMES[found["cam"]][int(found["n"])]
+        data = FRAMES[found["cam"]].pop(0)
         self.send_response(200)
         self.send_header("Content-Type", "image/jpeg")
         self.send_header("Content-Length", str(len(data)))
@@ -91,7 +94,9 @@ def test_two_workers_share_cameras_over_nats(
         walkers=[Walker(scaled(sample_face("collins"), 220), (100, 200), (12, 0))],
     )
     frames = [encode_jpeg(scene.frame(i)) for i in range(6)]
-    FRAMES.update({cam0: frames, cam1: frames})
+    FRAMES.update({cam0: list(frames), cam1: list(frames)})
+    for cam in (cam0, cam1):  # workers fetch only from a camera's registered URL
+        _register(db, cam, snapshot_url=f"{cameras}/{cam}/snapshot.jpg")
 
     async def scenario() -> tuple[DatabaseWorker, DatabaseWorker]:
         buses = [nats_lane.bus(), nats_lane.bus(), nats_lane.bus()]  # two workers and a publisher
@@ -108,9 +113,9 @@ def test_two_workers_share_cameras_over_nats(
             await publish_frame(
                 publisher, frame_event(camera_id=cam0, station_id="MDH", jpeg=frames[0])
             )
-        for i in range(len(frames)):
+        for _ in frames:
             for cam in (cam0, cam1):
-                url = f"{cameras}/{cam}/{i}.jpg"
+                url = f"{cameras}/{cam}/snapshot.jpg"
                 await publish_frame(
                     publisher, frame_event(camera_id=cam, station_id="MDH", snapshot_url=url)
                 )

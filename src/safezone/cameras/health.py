@@ -4,7 +4,8 @@ maintenance alert for a camera that gave no frame for ``offline_after_s``.
 
 Cameras are looked at outside any transaction (a slow camera must not hold the database's
 write lock); the results are then written in one short transaction. One node at a time
-runs a round, through the scheduler's lease.
+runs a round, through the scheduler's lease, which is sized from the number of cameras so
+that it outlasts the slowest possible round (see :func:`round_lease`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from safezone.cameras.models import CameraHealth
 from safezone.cameras.sources import Frames, look, source_of
 from safezone.config import Settings
 from safezone.core.db import Database, utcnow
-from safezone.core.scheduler import acquire
+from safezone.core.scheduler import acquire, lease_ttl
 from safezone.zones import service as zones_service
 from safezone.zones.models import Camera
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 ACTOR = "system:camera-monitor"
 ALERT_KIND = "offline"
 _NODE = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+LOOK_WINDOW_S = 1.0  # how long a stream is watched to measure its frame rate
+LOOK_WORKERS = 8  # cameras looked at in parallel
 
 
 @dataclass
@@ -116,15 +119,39 @@ def record_look(
     return Transition(camera.id, False)
 
 
+def look_budget_s(*, timeout_s: float, window_s: float) -> float:
+    """The longest one look at a camera can take: opening the source (``timeout_s``), the
+    measuring window, and one more read that may wait ``timeout_s`` (RTSP, MJPEG)."""
+    return 2 * timeout_s + window_s
+
+
+def round_lease(
+    *,
+    cameras: int,
+    interval_s: float,
+    timeout_s: float,
+    window_s: float = LOOK_WINDOW_S,
+    workers: int = LOOK_WORKERS,
+) -> timedelta:
+    """The lease for one monitor round over ``cameras``: the worst case of every look
+    timing out, ``workers`` at a time, plus a margin; never under the scheduler's floor."""
+    return lease_ttl(
+        interval_s=interval_s,
+        items=cameras,
+        per_item_s=look_budget_s(timeout_s=timeout_s, window_s=window_s),
+        concurrency=workers,
+    )
+
+
 def check_cameras(
     db: Database,
     *,
     offline_after_s: float,
     timeout_s: float,
-    window_s: float = 1.0,
+    window_s: float = LOOK_WINDOW_S,
     reader: Callable[[Any], Frames] | None = None,
     now: Callable[[], datetime] = utcnow,
-    workers: int = 8,
+    workers: int = LOOK_WORKERS,
 ) -> list[Transition]:
     """One round of the monitor over every monitored camera of every station."""
     with db.reader() as session:
@@ -165,9 +192,12 @@ def list_health(session: Session, *, station_id: str) -> list[CameraHealth]:
 class CameraMonitor:
     """Runs :func:`check_cameras` every ``camera_check_interval_s`` beside the app."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, *, reader: Callable[[Any], Frames] | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.reader = reader
         self.holder = _NODE
         self._task: asyncio.Task[None] | None = None
 
@@ -176,15 +206,20 @@ class CameraMonitor:
             self._task = asyncio.create_task(self._loop(), name="camera-monitor")
 
     def run_once(self) -> list[Transition]:
-        interval = self.settings.camera_check_interval_s
+        timeout_s = self.settings.snapshot_timeout_s
         with self.db.transaction() as session:
-            ttl = timedelta(seconds=max(interval * 3, 10))
+            ttl = round_lease(
+                cameras=len(monitored(session)),
+                interval_s=self.settings.camera_check_interval_s,
+                timeout_s=timeout_s,
+            )
             if not acquire(session, name="cameras.health", holder=self.holder, ttl=ttl):
                 return []
         return check_cameras(
             self.db,
             offline_after_s=self.settings.camera_offline_after_s,
-            timeout_s=self.settings.snapshot_timeout_s,
+            timeout_s=timeout_s,
+            reader=self.reader,
         )
 
     async def _loop(self) -> None:

@@ -82,6 +82,35 @@ class Fetched:
     error: str | None
 
 
+@dataclass(frozen=True)
+class RegisteredCamera:
+    """What the registry holds about a camera, detached from any session."""
+
+    camera_id: str
+    station_id: str
+    active: bool
+    snapshot_url: str
+
+
+def registered_camera(session: Session, *, camera_id: str) -> RegisteredCamera | None:
+    """A camera as registered, whatever its station; None if there is no such camera.
+
+    Consumers of bus events (the face workers) check what an event says about a camera
+    against this, so that a forged event cannot point them at another address.
+    """
+    camera = zones_service.find_asset(
+        session, kind=zones_service.KINDS["camera"], asset_id=camera_id
+    )
+    if camera is None:
+        return None
+    return RegisteredCamera(
+        camera_id=camera.id,
+        station_id=camera.station_id,
+        active=bool(camera.active),
+        snapshot_url=(camera.snapshot_url or "").strip(),
+    )
+
+
 def fetch_snapshot(snapshot_url: str, *, camera_id: str, timeout_s: float) -> Fetched:
     """GET a camera's current JPEG. Never raises: a failure is reported in ``error``."""
     if not snapshot_url:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from safezone.core.db import Base, Database, UtcDateTime, utcnow
 
 log = logging.getLogger(__name__)
+LEASE_FLOOR_S = 10.0  # never shorter, however often a job runs
+LEASE_MARGIN_S = 15.0  # beyond the worst-case work: the run's reads and writes
 
 
 class JobLease(Base):
@@ -25,6 +28,24 @@ class JobLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+def lease_ttl(
+    *, interval_s: float, items: int = 0, per_item_s: float = 0.0, concurrency: int = 1
+) -> timedelta:
+    """How long a node holds a job's lease for one run.
+
+    At least three intervals (and ``LEASE_FLOOR_S``); and for a job that works through
+    ``items`` pieces of at most ``per_item_s`` each, ``concurrency`` at a time, at least
+    its worst-case run plus ``LEASE_MARGIN_S``, so that the lease cannot run out while the
+    node is still in the run and let a second node start the same job beside it.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    ttl = max(interval_s * 3, LEASE_FLOOR_S)
+    if items > 0:
+        ttl = max(ttl, math.ceil(items / concurrency) * per_item_s + LEASE_MARGIN_S)
+    return timedelta(seconds=ttl)
 
 
 def acquire(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool:
@@ -80,7 +101,7 @@ class Scheduler:
 
     def run_once(self, job: Job) -> bool:
         """Run one job now if this node gets its lease; True if it ran."""
-        ttl = timedelta(seconds=max(job.interval_s * 3, 10))
+        ttl = lease_ttl(interval_s=job.interval_s)
         with self.db.transaction() as session:
             if not acquire(session, name=job.name, holder=self.holder, ttl=ttl):
                 return False

@@ -10,6 +10,7 @@ import logging
 import signal
 from pathlib import Path
 
+from safezone.cameras import service as cameras_service
 from safezone.config import Settings
 from safezone.core.bus import Event, EventBus, make_bus
 from safezone.core.db import Database
@@ -47,9 +48,14 @@ class DatabaseWorker:
             settings=settings,
             index=index,
             count=count,
+            cameras=self._camera,
         )
         self.queued: list[int] = []
         self._unsubscribe: list[object] = []
+
+    def _camera(self, camera_id: str) -> cameras_service.RegisteredCamera | None:
+        with self.db.reader() as session:
+            return cameras_service.registered_camera(session, camera_id=camera_id)
 
     def reload(self) -> int:
         with self.db.reader() as session:

@@ -485,12 +485,32 @@ def decide(
     data: schemas.DecisionCreate,
     media_dir: Path,
 ) -> FaceMatch:
-    """An operator's decision on a match. A rejection deletes its evidence images."""
-    match = _match(session, match_id=match_id, station_id=principal.station_id)
+    """An operator's decision on a match. A rejection deletes its evidence images.
+
+    The match row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite writes are
+    serial already), so of two reviewers deciding at once one wins and the other gets a
+    409 naming the decision already made, instead of silently overwriting it.
+    """
+    match = session.scalars(
+        select(FaceMatch)
+        .where(FaceMatch.id == match_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if match is None or match.station_id != principal.station_id:
+        raise NotFound(f"No face match {match_id} at your station.", field="match_id")
     if match.status != "pending":
         raise Conflict(
             f"Match {match_id} was already {match.status} by {match.decided_by}.",
             field="decision",
+            details=[
+                {
+                    "match_id": match.id,
+                    "status": match.status,
+                    "decided_by": match.decided_by,
+                    "decided_at": match.decided_at.isoformat() if match.decided_at else None,
+                }
+            ],
         )
     match.status = "confirmed" if data.decision == "confirm" else "rejected"
     match.decided_by = principal.actor

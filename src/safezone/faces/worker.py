@@ -9,6 +9,14 @@ A ``faces.frame`` event names the camera and carries either the JPEG itself
 (``jpeg_b64``, only on the in-process bus) or the camera's ``snapshot_url``, which the
 worker fetches. Frames are never put on a bus that keeps its events (NATS JetStream keeps
 them for days): that would store the faces of passers-by.
+
+The worker does not trust what a URL-carrying event says: anything that can publish on
+the bus could otherwise make it fetch from any address and file what it finds as a match
+of any station. It looks the camera up in the registry (through the cameras service) and
+fetches only that camera's registered snapshot URL, on behalf of the camera's own station;
+an event for an unknown or inactive camera, or whose URL is not the registered one, is
+logged and skipped. A worker on any bus but the in-process one skips frames that carry a
+JPEG: only code in its own process may hand it pictures.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ log = logging.getLogger(__name__)
 FRAME_TOPIC = "faces.frame"
 
 CandidateSink = Callable[[MatchCandidate, str | None], Awaitable[None]]
+CameraLookup = Callable[[str], cameras_service.RegisteredCamera | None]
 
 
 def owner_of(camera_id: str, count: int) -> int:
@@ -99,6 +108,7 @@ class WorkerStats:
     ignored: int = 0  # frame events for other workers' cameras
     dropped: int = 0  # frames skipped because analysis fell behind
     failed: int = 0  # frames that could not be fetched or decoded
+    refused: int = 0  # frame events whose camera or URL the registry does not back
     analysed: int = 0
     candidates: int = 0
 
@@ -115,6 +125,9 @@ class AnalysisWorker:
 
     Frames wait in a short queue; when analysis falls behind the oldest are dropped, so
     the worker stays near real time instead of building a backlog.
+
+    ``cameras`` looks a camera up in the registry; frames named by URL are fetched only
+    from the URL registered for their camera, and refused when there is no registry.
     """
 
     def __init__(
@@ -128,6 +141,7 @@ class AnalysisWorker:
         count: int = 1,
         queue_size: int = 8,
         fetch_timeout_s: float = 3.0,
+        cameras: CameraLookup | None = None,
     ) -> None:
         if not 0 <= index < count:
             raise ValueError(f"worker index {index} is not in 0..{count - 1}")
@@ -138,6 +152,9 @@ class AnalysisWorker:
         self.index = index
         self.count = count
         self.fetch_timeout_s = fetch_timeout_s
+        self.cameras = cameras
+        self._refusals: dict[str, str] = {}  # camera id -> the reason last logged
+        self._images_allowed = False  # JPEGs in events: only from the in-process bus
         self.stats = WorkerStats()
         self.pipelines: dict[str, FramePipeline] = {}
         self._queue: asyncio.Queue[_Frame] = asyncio.Queue(maxsize=queue_size)
@@ -149,6 +166,7 @@ class AnalysisWorker:
 
     def start(self, bus: EventBus) -> None:
         """Subscribe to the bus and start analysing."""
+        self._images_allowed = isinstance(bus, MemoryBus)
         self._unsubscribe = bus.subscribe(self.on_event)
         self._task = asyncio.create_task(self._run(), name=f"faces-worker-{self.index}")
 
@@ -179,6 +197,16 @@ class AnalysisWorker:
             self.stats.ignored += 1
             return
         self.stats.received += 1
+        if "jpeg_b64" in event.payload and not self._images_allowed:
+            self.stats.refused += 1
+            if self._refusals.get(camera_id) != "image":
+                self._refusals[camera_id] = "image"
+                log.warning(
+                    "camera %s: frame event with a JPEG skipped: pictures come over the"
+                    " in-process bus only",
+                    camera_id,
+                )
+            return
         frame = _Frame(camera_id, event.station_id, event.payload)
         if self._queue.full():
             self._queue.get_nowait()
@@ -198,7 +226,15 @@ class AnalysisWorker:
                 self._queue.task_done()
 
     async def _analyse(self, frame: _Frame) -> None:
-        image = await asyncio.to_thread(self._load, frame)
+        station_id = frame.station_id
+        url: str | None = None
+        if "jpeg_b64" not in frame.payload:
+            camera = await asyncio.to_thread(self._registered, frame)
+            if camera is None:
+                self.stats.refused += 1
+                return
+            url, station_id = camera.snapshot_url, camera.station_id
+        image = await asyncio.to_thread(self._load, frame, url)
         if image is None:
             self.stats.failed += 1
             return
@@ -215,9 +251,33 @@ class AnalysisWorker:
         self.stats.analysed += 1
         for candidate in candidates:
             self.stats.candidates += 1
-            await self.sink(candidate, frame.station_id)
+            await self.sink(candidate, station_id)
 
-    def _load(self, frame: _Frame) -> Image | None:
+    def _registered(self, frame: _Frame) -> cameras_service.RegisteredCamera | None:
+        """The registered camera whose snapshot URL a frame event names, or None (logged)
+        when the registry does not back the event."""
+        claimed = str(frame.payload.get("snapshot_url") or "").strip()
+        camera = None if self.cameras is None else self.cameras(frame.camera_id)
+        if self.cameras is None:
+            reason = "this worker has no camera registry to check the snapshot URL against"
+        elif camera is None:
+            reason = "no camera with this id is registered"
+        elif not camera.active:
+            reason = "the camera is inactive"
+        elif not camera.snapshot_url:
+            reason = "the camera has no registered snapshot URL"
+        elif claimed != camera.snapshot_url:
+            reason = f"the event's snapshot URL {claimed[:200]!r} is not the registered one"
+        else:
+            self._refusals.pop(frame.camera_id, None)
+            return camera
+        # Logged once per camera and reason, not once per frame (several a second).
+        if self._refusals.get(frame.camera_id) != reason:
+            self._refusals[frame.camera_id] = reason
+            log.warning("camera %s: frame event skipped: %s", frame.camera_id, reason)
+        return None
+
+    def _load(self, frame: _Frame, url: str | None) -> Image | None:
         payload = frame.payload
         data: bytes | None
         if "jpeg_b64" in payload:
@@ -228,7 +288,7 @@ class AnalysisWorker:
                 return None
         else:
             fetched = cameras_service.fetch_snapshot(
-                str(payload.get("snapshot_url") or ""),
+                url or "",
                 camera_id=frame.camera_id,
                 timeout_s=self.fetch_timeout_s,
             )
