@@ -82,6 +82,101 @@ def test_relay_publishes_each_committed_event_once_in_order(db):
     assert ids == sorted(ids)
 
 
+def _note(db, n: int) -> None:
+    with db.transaction() as session:
+        audit_service.record(
+            session,
+            actor="t",
+            action="incident.note",
+            object_type="incident",
+            object_id=n,
+            station_id="MDH",
+            event={"n": n},
+        )
+
+
+def _unpublished(db, ids: list[int]) -> int:
+    with db.reader() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(OutboxEvent.id.in_(ids), OutboxEvent.published_at.is_(None))
+            )
+            or 0
+        )
+
+
+def test_a_running_relay_publishes_at_once_and_marks_in_few_writes(db):
+    """Each commit's events go out at once, each once, while marking them published
+    (a write that an SOS would wait for on SQLite) is done for many commits together."""
+    received: list[Event] = []
+
+    async def scenario() -> None:
+        bus = MemoryBus()
+
+        async def consumer(event: Event) -> None:
+            received.append(event)
+
+        bus.subscribe(consumer)
+        relay = OutboxRelay(db, bus, interval_s=5.0, mark_every_s=0.4)
+        await relay.drain()  # what earlier tests left behind
+        received.clear()
+        relay.start()
+        db.commit_listeners.append(relay.nudge)
+        try:
+            for n in range(30):
+                await asyncio.to_thread(_note, db, n)
+                await asyncio.sleep(0.01)
+            for _ in range(200):  # the relay's own interval (5 s) is not what delivers them
+                if len([e for e in received if e.topic == "incident.note"]) >= 30:
+                    break
+                await asyncio.sleep(0.01)
+            notes = [e for e in received if e.topic == "incident.note"]
+            assert [e.payload["n"] for e in notes] == list(range(30))
+            assert len({e.event_id for e in received}) == len(received)  # none twice
+            assert relay.marks <= 3  # not one write per commit
+            ids = [e.id for e in notes]
+            for _ in range(200):
+                if _unpublished(db, ids) == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert _unpublished(db, ids) == 0  # marked within the mark interval
+        finally:
+            db.commit_listeners.remove(relay.nudge)
+            await relay.stop()
+
+    asyncio.run(scenario())
+
+
+def test_stopping_the_relay_marks_what_it_published(db):
+    async def scenario() -> list[int]:
+        bus = MemoryBus()
+        got: list[int] = []
+
+        async def consumer(event: Event) -> None:
+            got.append(event.id)
+
+        bus.subscribe(consumer)
+        relay = OutboxRelay(db, bus, interval_s=0.05, mark_every_s=3600)
+        await relay.drain()
+        got.clear()
+        relay.start()
+        await asyncio.to_thread(_note, db, 1)
+        relay.nudge()
+        for _ in range(200):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got
+        assert _unpublished(db, got) == len(got)  # the mark is still waiting
+        await relay.stop()
+        return got
+
+    ids = asyncio.run(scenario())
+    assert _unpublished(db, ids) == 0
+
+
 def test_a_failing_consumer_does_not_stop_the_others(db):
     got: list[int] = []
 
