@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import socket
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -250,6 +252,46 @@ class BackgroundLoad:
         self.mqtt.disconnect()
 
 
+def _load_process(conn: Connection, kwargs: dict[str, Any]) -> None:
+    """The background load in a process of its own, until told to stop."""
+    server = Server.__new__(Server)
+    server.url = kwargs.pop("server_url")
+    boxes = [SimBox(box_id, secret) for box_id, secret in kwargs.pop("boxes")]
+    load = BackgroundLoad(server=server, boxes=boxes, **kwargs)
+    load.start()
+    conn.recv()  # stop
+    eps = load.achieved_eps()
+    load.close()
+    conn.send({"eps": eps, "http_errors": load.http_errors})
+
+
+class LoadProcess:
+    """BackgroundLoad run by another process, so that the clients that measure (the
+    presser, the broker floor and the operator's screen) do not wait for the load
+    generator's threads to hand over the interpreter lock: in a station the load comes
+    from other machines."""
+
+    def __init__(self, server: Server, boxes: list[SimBox], **kwargs: Any) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        kwargs.update(server_url=server.url, boxes=[(b.id, b.secret) for b in boxes])
+        self.process = ctx.Process(target=_load_process, args=(child, kwargs), daemon=True)
+        self.http_errors = 0
+        self._eps = 0.0
+
+    def start(self) -> None:
+        self.process.start()
+
+    def achieved_eps(self) -> float:
+        return self._eps
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        result = self.conn.recv()
+        self._eps, self.http_errors = result["eps"], result["http_errors"]
+        self.process.join(timeout=10)
+
+
 class BrokerFloor:
     """Publish -> subscribe through the same broker, QoS 1, no SafeZone in the path."""
 
@@ -289,6 +331,12 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.15, help="seconds between presses")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load first")
     parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883")
+    parser.add_argument(
+        "--same-process-load",
+        action="store_true",
+        help="generate the background load in this process (the measuring clients then "
+        "share its interpreter lock; the figures before 2026-11-27 were taken so)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="sz-bench-") as tmp:
@@ -314,9 +362,18 @@ def main() -> int:
             screen = OperatorScreen(server.url, operator_token)
             screen.start()
             screen.ready.wait(10)
-            load = BackgroundLoad(
-                args.background, server, boxes, args.mqtt_url, operator_token, units, point
-            )
+            load_kwargs: dict[str, Any] = {
+                "eps": args.background,
+                "mqtt_url": args.mqtt_url,
+                "operator_token": operator_token,
+                "units": units,
+                "zone_point": point,
+            }
+            load: BackgroundLoad | LoadProcess
+            if args.same_process_load:
+                load = BackgroundLoad(server=server, boxes=boxes, **load_kwargs)
+            else:
+                load = LoadProcess(server, boxes, **load_kwargs)
             floor = BrokerFloor(args.mqtt_url)
             load.start()
             time.sleep(args.warmup)
@@ -344,8 +401,8 @@ def main() -> int:
             ):
                 time.sleep(0.1)
             time.sleep(1.0)
-            background_eps = load.achieved_eps()
             load.close()
+            background_eps = load.achieved_eps()
             floor.close()
             presser.loop_stop()
             presser.disconnect()
