@@ -312,6 +312,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         app = create_app(settings, database=db)
     except RoadGraphError as exc:
         raise CliError(f"SAFEZONE_ROAD_GRAPH: {exc}") from exc
+    except RuntimeError as exc:  # a setting the app refuses at start
+        raise CliError(f"configuration: {exc}") from exc
     uvicorn.run(
         app,
         host=host,
