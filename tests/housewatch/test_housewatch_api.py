@@ -392,3 +392,50 @@ def test_a_decision_locks_the_request_row(hw, decision):
         event.remove(Session, "do_orm_execute", watch)
     assert r.status_code == 200, r.text
     assert locked, "the request was not read FOR UPDATE"
+
+
+def test_the_visit_job_only_reads_when_there_is_nothing_to_tell(app, hw, officer, db, monkeypatch):
+    """Every 5 s on every node: a round without a new scan must not queue on the write lock
+    (SQLite has one writer, an SOS may be waiting). It reads, and writes only for news."""
+    from safezone.core.scheduler import JobLease
+
+    job = {j.name: j for j in app.state.scheduler.jobs}["housewatch.visits"]
+    scheduler = Scheduler(db)
+    writes: list[str] = []
+    transaction = db.transaction
+
+    def counted(**kwargs):
+        writes.append("transaction")
+        return transaction(**kwargs)
+
+    told: list[int] = []
+    notify = housewatch_service.notify_visits
+
+    def notify_spy(session, **kwargs):
+        told.append(notify(session, **kwargs))
+        return told[-1]
+
+    monkeypatch.setattr(housewatch_service, "notify_visits", notify_spy)
+
+    def run() -> bool:
+        writes.clear()
+        monkeypatch.setattr(db, "transaction", counted)
+        try:
+            return scheduler.run_once(job)
+        finally:
+            monkeypatch.setattr(db, "transaction", transaction)
+
+    def lease_taken() -> bool:
+        with db.reader() as session:
+            return session.get(JobLease, "housewatch.visits") is not None
+
+    assert run() is False and writes == [] and told == []  # no watches at all
+    req = hw.request()
+    checkpoint_id = hw.approve(req["id"]).json()["checkpoint_id"]
+    assert run() is False and writes == [] and told == []  # a watch, no scan yet
+    assert not lease_taken()
+    officer.check_in(officer.printed(checkpoint_id), at=HOUSE)
+    assert run() is True and writes == ["transaction"] and told == [1]
+    assert lease_taken()
+    assert run() is False and writes == [] and told == [1]  # told once; nothing new
+    assert [n["kind"] for n in hw.detail(req["id"])["notices"]] == ["approved", "visit"]

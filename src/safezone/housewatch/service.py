@@ -524,6 +524,24 @@ def _tell_visits(
     return told
 
 
+def visits_due(session: Session) -> bool:
+    """Whether ``notify_visits`` has anything to do: an approved watch with a counted scan
+    above its cursor. Only reads, so the job runs it outside a write transaction and most
+    rounds (nothing new) take no write lock at all."""
+    cursors = session.execute(
+        select(HouseWatchRequest.checkpoint_id, HouseWatchRequest.last_checkin_id).where(
+            HouseWatchRequest.status == "approved",
+            HouseWatchRequest.checkpoint_id.is_not(None),
+        )
+    ).all()
+    if not cursors:
+        return False
+    latest = plan_service.latest_visit_ids(
+        session, checkpoint_ids=sorted({c for c, _ in cursors if c is not None})
+    )
+    return any(latest.get(c or "", 0) > cursor for c, cursor in cursors)
+
+
 def notify_visits(session: Session, *, channels: Sequence[Channel], timezone: str) -> int:
     """Tell owners about new counted scans at their houses (a scheduled job). Returns how
     many visits were told. The cursor moves in the same transaction as the notices, so a
