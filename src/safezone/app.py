@@ -208,6 +208,13 @@ def check_policies(app: FastAPI) -> None:
 
 def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
     settings.require_secret_key()
+    if settings.env != "demo":
+        # Settings checks this in production; here also for development and test servers,
+        # and for settings made with model_copy, which skips validation.
+        try:
+            settings.require_signed_webhooks()
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from None
     db = database or Database(settings.resolved_database_url)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     bus = make_bus(settings.bus_url)

@@ -312,6 +312,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         app = create_app(settings, database=db)
     except RoadGraphError as exc:
         raise CliError(f"SAFEZONE_ROAD_GRAPH: {exc}") from exc
+    except RuntimeError as exc:  # a setting the app refuses at start
+        raise CliError(f"configuration: {exc}") from exc
     uvicorn.run(
         app,
         host=host,
@@ -337,7 +339,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     secret = demo.secret_key(settings.data_dir)
     settings = settings.model_copy(update={"secret_key": secret})
     password = settings.demo_password or os.environ.get("SAFEZONE_DEMO_PASSWORD")
-    outcome = demo.ensure_demo(db, data_dir=settings.data_dir, password=password)
+    outcome = demo.ensure_demo(
+        db, data_dir=settings.data_dir, password=password, timezone=settings.local_timezone
+    )
     url = f"http://{args.host}:{args.port}"
     print(demo.banner(outcome, url=url), flush=True)
     if not args.simulate_cameras:
@@ -459,11 +463,14 @@ def cmd_brief(args: argparse.Namespace) -> int:
         raise CliError(f"--out: '{out}' should end in .pdf")
     if not out.parent.is_dir():
         raise CliError(f"--out: the folder '{out.parent}' does not exist")
-    db = _migrated(_settings(args, env="development"))
+    settings = _settings(args, env="development")
+    db = _migrated(settings)
     station_id = _default_station(db, args.station)
     print(f"brief {day}: reading figures and forecasting ...", file=sys.stderr)
     with db.reader() as session:
-        data = commander_service.brief(session, station_id=station_id, day=day)
+        data = commander_service.brief(
+            session, station_id=station_id, day=day, timezone=settings.local_timezone
+        )
     print("brief: drawing the map and the PDF ...", file=sys.stderr)
     pdf = brief_render.render_pdf(data, printed_at=datetime.now(UTC))
     partial = out.with_name(out.name + ".part")

@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(
         None,
         min_length=16,
-        description="Signs outgoing webhooks (X-SafeZone-Signature: HMAC-SHA256 hex).",
+        description="Signs outgoing webhooks (X-SafeZone-Signature: HMAC-SHA256 hex). "
+        "Required with SAFEZONE_HOUSEWATCH_WEBHOOK_URL except in the demo.",
     )
     monitor_interval_s: float = Field(
         5.0, gt=0, le=300, description="How often box heartbeats and escalations are checked."
@@ -184,7 +185,8 @@ class Settings(BaseSettings):
     housewatch_webhook_url: str | None = Field(
         None,
         description="House-watch notices (approved, visit, summary) are also POSTed here as "
-        "JSON, signed like the escalation webhook (optional; e.g. a LINE or SMS bridge).",
+        "JSON, signed like the escalation webhook (optional; e.g. a LINE or SMS bridge). "
+        "Needs SAFEZONE_WEBHOOK_SECRET except in the demo.",
     )
     housewatch_summary_interval_s: float = Field(
         300.0,
@@ -218,7 +220,22 @@ class Settings(BaseSettings):
                 "SAFEZONE_ENV=production; generate one with: "
                 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
             )
+        if self.env == "production":
+            self.require_signed_webhooks()
         return self
+
+    def require_signed_webhooks(self) -> None:
+        """Refuse a house-watch webhook without a signing secret: its body carries the
+        owner's contact and an empty house's address, so the receiver must be able to
+        tell our POSTs from anyone's. Settings validation applies this in production; the
+        app applies it at start everywhere but the demo. ValueError names the setting."""
+        if self.housewatch_webhook_url and not self.webhook_secret:
+            raise ValueError(
+                "SAFEZONE_WEBHOOK_SECRET must be set (16+ random characters) when "
+                "SAFEZONE_HOUSEWATCH_WEBHOOK_URL is set: house-watch notices carry the "
+                "owner's contact and are signed with it (X-SafeZone-Signature). Set the "
+                "secret, or unset SAFEZONE_HOUSEWATCH_WEBHOOK_URL."
+            )
 
     @property
     def resolved_database_url(self) -> str:

@@ -295,13 +295,14 @@ def _patrol(session: Session, now: datetime) -> None:
             )
 
 
-def _plans(session: Session, now: datetime) -> None:
+def _plans(session: Session, now: datetime, timezone: str) -> None:
     """A day and a night patrol plan over the market checkpoints, two rounds a shift, so
-    the commander's map (/command/patrol) fills in as officer1 scans."""
+    the commander's map (/command/patrol) fills in as officer1 scans; the shift hours are
+    local time of ``timezone``."""
     commander = auth_service.find_user(session, username="commander")
     assert commander is not None
     principal = auth_service.principal_of(commander)
-    start = now.astimezone(ZoneInfo("Asia/Bangkok")).date() - timedelta(days=7)
+    start = now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=7)
     route = [PlanStop(checkpoint_id=f"CP-{n:03d}", target_visits=2) for n in (1, 4, 7, 10, 13)]
     for name, begins, ends in (
         ("เวรกลางวัน ตลาดอินโดจีน", "08:00", "20:00"),
@@ -310,7 +311,12 @@ def _plans(session: Session, now: datetime) -> None:
         plans.create_plan(
             session,
             data=PlanCreate(
-                name=name, start_time=begins, end_time=ends, valid_from=start, checkpoints=route
+                name=name,
+                timezone=timezone,
+                start_time=begins,
+                end_time=ends,
+                valid_from=start,
+                checkpoints=route,
             ),
             principal=principal,
         )
@@ -471,9 +477,15 @@ def write_device_file(session: Session, data_dir: Path) -> Path:
 
 
 def ensure_demo(
-    db: Database, *, data_dir: Path, password: str | None, now: datetime | None = None
+    db: Database,
+    *,
+    data_dir: Path,
+    password: str | None,
+    now: datetime | None = None,
+    timezone: str = "Asia/Bangkok",
 ) -> DemoOutcome:
-    """Build the demo station if it does not exist; (re)set the demo accounts' password."""
+    """Build the demo station if it does not exist; (re)set the demo accounts' password.
+    ``timezone`` is SAFEZONE_LOCAL_TIMEZONE (the demo station is in Thailand)."""
     now = now or datetime.now(UTC)
     chosen = password or security.random_secret(9)
     rng = random.Random(20240915)
@@ -495,7 +507,7 @@ def ensure_demo(
         accounts = _accounts(session, chosen)
         if created:
             _units(session, rng)
-            _plans(session, now)
+            _plans(session, now, timezone)
         _patrol(session, now)
         device_file = write_device_file(session, data_dir)
     return DemoOutcome(created, chosen, accounts, device_file)

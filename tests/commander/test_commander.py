@@ -17,7 +17,7 @@ from safezone.zones import schemas as zone_schemas
 from safezone.zones import service as zones_service
 from tests.conftest import STATION
 
-BKK = shifts.LOCAL
+BANGKOK = "Asia/Bangkok"
 # Two places inside the test zone (ZONE-MARKET), about 600 m apart.
 HOT = (16.5410, 104.7260)
 COOL = (16.5470, 104.7300)
@@ -66,18 +66,18 @@ def past(
 
 def test_shift_windows_in_bangkok_time() -> None:
     now = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 10:00 in Bangkok
-    current = shifts.resolve("current", now=now)
+    current = shifts.resolve("current", now=now, timezone=BANGKOK)
     assert (current.name, current.local_date) == ("06-14", date(2026, 11, 27))
-    nxt = shifts.resolve("next", now=now)
+    nxt = shifts.resolve("next", now=now, timezone=BANGKOK)
     assert nxt.name == "14-22" and nxt.start == datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
-    night = shifts.resolve("22-06", now=now, on=date(2026, 11, 27))
+    night = shifts.resolve("22-06", now=now, on=date(2026, 11, 27), timezone=BANGKOK)
     assert night.end - night.start == timedelta(hours=8)
     assert night.end == datetime(2026, 11, 27, 23, 0, tzinfo=UTC)  # 06:00 on the 28th
     early = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)  # 03:00 on the 27th, night watch
-    assert shifts.current(early).local_date == date(2026, 11, 26)
-    assert shifts.resolve("next", now=early).name == "06-14"
+    assert shifts.current(early, BANGKOK).local_date == date(2026, 11, 26)
+    assert shifts.resolve("next", now=early, timezone=BANGKOK).name == "06-14"
     with pytest.raises(ValueError, match="unknown shift"):
-        shifts.resolve("morning", now=now)
+        shifts.resolve("morning", now=now, timezone=BANGKOK)
 
 
 def test_visits_are_shared_in_proportion_to_risk() -> None:
@@ -334,10 +334,59 @@ def test_a_station_without_anything_gets_an_empty_forecast(client, db) -> None:
     from safezone.analytics import service as analytics_service
 
     with db.reader() as session:
-        shift = shifts.window(date(2026, 11, 20), 0)
+        shift = shifts.window(date(2026, 11, 20), 0, BANGKOK)
         proposal = analytics_service.recommendations(session, station_id="BKK", shift=shift)
         layer = analytics_service.shift_forecast_layer(
             session, station_id="BKK", shift=shift, cell_m=200.0, top=10
         )
     assert proposal["plan"] is None and proposal["zones"] == [] and proposal["events"] == 0
     assert layer["features"] == []
+
+
+@pytest.fixture
+def tokyo(settings, db):
+    """The same station run with SAFEZONE_LOCAL_TIMEZONE=Asia/Tokyo (UTC+9, Bangkok +7)."""
+    from fastapi.testclient import TestClient
+
+    from safezone.app import create_app
+
+    elsewhere = settings.model_copy(update={"local_timezone": "Asia/Tokyo"})
+    with TestClient(create_app(elsewhere, database=db)) as client:
+        yield client
+
+
+def test_kpi_days_follow_the_configured_time_zone(client, tokyo, auth, db) -> None:
+    # 16:30 UTC on the 9th: 23:30 on the 9th in Bangkok, 01:30 on the 10th in Tokyo.
+    past(db, datetime(2026, 11, 9, 16, 30, tzinfo=UTC), HOT)
+    params = {"start": "2026-11-09", "end": "2026-11-10"}
+    for app_client, zone, by_day in ((client, BANGKOK, [1, 0]), (tokyo, "Asia/Tokyo", [0, 1])):
+        r = app_client.get("/api/v1/commander/kpis", params=params, headers=auth("commander"))
+        assert r.status_code == 200, r.text
+        assert r.json()["timezone"] == zone
+        assert r.json()["incidents"]["by_category"] == {"theft": by_day}, zone
+    r = tokyo.get("/api/v1/commander/brief", params={"date": "2026-11-10"}, headers=auth("admin"))
+    assert r.status_code == 200, r.text
+    brief = r.json()
+    assert brief["incidents"] == [] and brief["kpis"]["timezone"] == "Asia/Tokyo"
+    # The first watch of the 10th starts at 06:00 Tokyo time, 21:00 UTC on the 9th.
+    assert brief["shift"]["timezone"] == "Asia/Tokyo"
+    assert brief["shift"]["start"] == "2026-11-09T21:00:00+00:00"
+    r = tokyo.get("/api/v1/commander/brief", params={"date": "2026-11-11"}, headers=auth("admin"))
+    assert [i["time"] for i in r.json()["incidents"]] == ["01:30"]  # printed in Tokyo time
+
+
+def test_shift_windows_follow_the_configured_time_zone(tokyo, auth) -> None:
+    params = {"shift": "06-14", "date": "2026-11-20"}
+    r = tokyo.get("/api/v1/analytics/forecast", params=params, headers=auth("commander"))
+    assert r.status_code == 200, r.text
+    shift = r.json()["properties"]["shift"]
+    assert shift["timezone"] == "Asia/Tokyo"
+    assert shift["start"] == "2026-11-19T21:00:00+00:00"  # Bangkok: 23:00 UTC
+    night = shifts.window(date(2026, 11, 20), 2, "UTC")
+    assert (night.start, night.end) == (
+        datetime(2026, 11, 20, 22, 0, tzinfo=UTC),
+        datetime(2026, 11, 21, 6, 0, tzinfo=UTC),
+    )
+    early = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)  # 03:00 Bangkok, 05:00 Tokyo, 20:00 UTC
+    assert shifts.current(early, BANGKOK).name == "22-06"
+    assert shifts.current(early, "UTC").name == "14-22"

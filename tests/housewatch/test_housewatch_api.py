@@ -339,3 +339,103 @@ def test_officers_see_where_and_when_but_not_the_owners_contact(hw, db):
         ).all()
     assert payloads and all("+66 81 234 5678" not in str(p) for p in payloads)
     assert all(len(p["contact_sha256"]) == 64 for p in payloads if "contact_kind" in p)
+
+
+@pytest.mark.parametrize(("first", "second"), [("approve", "decline"), ("decline", "approve")])
+def test_a_request_is_decided_once(hw, db, first, second):
+    """Two operators deciding at the same moment: the second gets a 409 naming what the
+    first decided, and nothing of the second decision is stored."""
+    req = hw.request()
+    url = f"{V1}/housewatch/requests/{req['id']}"
+    body = {"note": "นอกเขตรับผิดชอบ"} if first == "decline" else {}
+    assert (
+        hw.client.post(f"{url}/{first}", headers=hw.auth("operator"), json=body).status_code == 200
+    )
+    decided = "approved" if first == "approve" else "declined"
+    body = {"note": "ซ้ำ"} if second == "decline" else {}
+    r = hw.client.post(f"{url}/{second}", headers=hw.auth("commander"), json=body)
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid_transition" and error["field"] == "status"
+    assert f"already {decided}" in error["message"]
+    assert error["details"] == [{"status": decided, "decided_by": "user:operator"}]
+    assert actions(db, "housewatch.") == ["housewatch.requested", f"housewatch.{decided}"]
+    assert [n["kind"] for n in hw.detail(req["id"])["notices"]] == [decided]
+
+
+@pytest.mark.parametrize("decision", ["approve", "decline"])
+def test_a_decision_locks_the_request_row(hw, decision):
+    """On PostgreSQL two decisions at once must queue on the row (SELECT ... FOR UPDATE),
+    or both would see 'pending'. SQLite ignores the clause, so look at the statement."""
+    from sqlalchemy import event
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.orm import Session
+
+    req = hw.request()
+    locked: list[str] = []
+
+    def watch(state):
+        if state.is_select:
+            sql = str(state.statement.compile(dialect=postgresql.dialect()))
+            if "FROM housewatch_requests" in sql and "FOR UPDATE" in sql:
+                locked.append(sql)
+
+    event.listen(Session, "do_orm_execute", watch)
+    try:
+        body = {"note": "ไม่สะดวก"} if decision == "decline" else {}
+        r = hw.client.post(
+            f"{V1}/housewatch/requests/{req['id']}/{decision}",
+            headers=hw.auth("operator"),
+            json=body,
+        )
+    finally:
+        event.remove(Session, "do_orm_execute", watch)
+    assert r.status_code == 200, r.text
+    assert locked, "the request was not read FOR UPDATE"
+
+
+def test_the_visit_job_only_reads_when_there_is_nothing_to_tell(app, hw, officer, db, monkeypatch):
+    """Every 5 s on every node: a round without a new scan must not queue on the write lock
+    (SQLite has one writer, an SOS may be waiting). It reads, and writes only for news."""
+    from safezone.core.scheduler import JobLease
+
+    job = {j.name: j for j in app.state.scheduler.jobs}["housewatch.visits"]
+    scheduler = Scheduler(db)
+    writes: list[str] = []
+    transaction = db.transaction
+
+    def counted(**kwargs):
+        writes.append("transaction")
+        return transaction(**kwargs)
+
+    told: list[int] = []
+    notify = housewatch_service.notify_visits
+
+    def notify_spy(session, **kwargs):
+        told.append(notify(session, **kwargs))
+        return told[-1]
+
+    monkeypatch.setattr(housewatch_service, "notify_visits", notify_spy)
+
+    def run() -> bool:
+        writes.clear()
+        monkeypatch.setattr(db, "transaction", counted)
+        try:
+            return scheduler.run_once(job)
+        finally:
+            monkeypatch.setattr(db, "transaction", transaction)
+
+    def lease_taken() -> bool:
+        with db.reader() as session:
+            return session.get(JobLease, "housewatch.visits") is not None
+
+    assert run() is False and writes == [] and told == []  # no watches at all
+    req = hw.request()
+    checkpoint_id = hw.approve(req["id"]).json()["checkpoint_id"]
+    assert run() is False and writes == [] and told == []  # a watch, no scan yet
+    assert not lease_taken()
+    officer.check_in(officer.printed(checkpoint_id), at=HOUSE)
+    assert run() is True and writes == ["transaction"] and told == [1]
+    assert lease_taken()
+    assert run() is False and writes == [] and told == [1]  # told once; nothing new
+    assert [n["kind"] for n in hw.detail(req["id"])["notices"]] == ["approved", "visit"]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from safezone.analytics import service as analytics_service
-from safezone.core.deps import SessionDep
+from safezone.core.deps import SessionDep, SettingsDep
 from safezone.core.permissions import COMMAND, CONTROL_ROOM, Principal, allow
 from safezone.incidents.schemas import Category
 
@@ -70,7 +70,7 @@ ShiftParam = Annotated[
     Query(
         max_length=16,
         description="next (default), current, or a watch by name: 06-14, 14-22, 22-06 "
-        "(local time, Asia/Bangkok)",
+        "(local time of SAFEZONE_LOCAL_TIMEZONE; the answer's shift.timezone names it)",
     ),
 ]
 DateParam = Annotated[
@@ -85,6 +85,7 @@ CellParam = Annotated[float, Query(ge=50, le=2000, description="Cell size, metre
 @router.get("/forecast", response_model=dict[str, Any])
 def shift_forecast(
     session: SessionDep,
+    settings: SettingsDep,
     principal: ControlRoom,
     shift: ShiftParam = "next",
     on: DateParam = None,
@@ -93,7 +94,9 @@ def shift_forecast(
 ) -> dict[str, Any]:
     """GeoJSON: the riskiest cells of the station for a shift, with each cell's share of
     the shift's risk and its expected incidents (ADR 0015)."""
-    window = analytics_service.shift_window(shift, on, datetime.now(UTC))
+    window = analytics_service.shift_window(
+        shift, on, datetime.now(UTC), timezone=settings.local_timezone
+    )
     return analytics_service.shift_forecast_layer(
         session, station_id=principal.station_id, shift=window, cell_m=cell_m, top=top
     )
@@ -102,6 +105,7 @@ def shift_forecast(
 @router.get("/recommendations", response_model=dict[str, Any])
 def recommendations(
     session: SessionDep,
+    settings: SettingsDep,
     principal: Command,
     shift: ShiftParam = "next",
     on: DateParam = None,
@@ -117,7 +121,9 @@ def recommendations(
     """A proposed patrol plan for a shift: the riskiest cells of each zone, their nearest
     checkpoints in route order and target visits in proportion to risk. ``plan`` is the
     body of POST /api/v1/patrol/plans as it stands."""
-    window = analytics_service.shift_window(shift, on, datetime.now(UTC))
+    window = analytics_service.shift_window(
+        shift, on, datetime.now(UTC), timezone=settings.local_timezone
+    )
     return analytics_service.recommendations(
         session,
         station_id=principal.station_id,

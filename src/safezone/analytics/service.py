@@ -178,9 +178,12 @@ def _shift_inputs(
     return shifts.forecast_shift(points, grid, shift), zones, checkpoints
 
 
-def shift_window(shift: str, on: date | None, now: datetime) -> shifts.ShiftWindow:
+def shift_window(
+    shift: str, on: date | None, now: datetime, *, timezone: str
+) -> shifts.ShiftWindow:
+    """The watch asked for, in local time of ``timezone`` (SAFEZONE_LOCAL_TIMEZONE)."""
     try:
-        return shifts.resolve(shift, now=now, on=on)
+        return shifts.resolve(shift, now=now, on=on, timezone=timezone)
     except ValueError as exc:
         raise InvalidInput(str(exc), field="shift" if on is None else "date") from exc
 
@@ -325,7 +328,7 @@ def propose(
         plan = {
             "name": f"แผนตามพยากรณ์ / Forecast plan {shift.local_date.isoformat()} "
             f"{shift.start_time}-{shift.end_time}",
-            "timezone": shifts.TIMEZONE,
+            "timezone": shift.timezone,
             "start_time": shift.start_time,
             "end_time": shift.end_time,
             "valid_from": shift.local_date.isoformat(),

@@ -1,7 +1,8 @@
 """Next-shift risk per cell, and the patrol plan it proposes.
 
-Shifts are the station's three watches in local time (Asia/Bangkok): 06:00-14:00,
-14:00-22:00 and 22:00-06:00 (the night watch ends the next day).
+Shifts are the station's three watches in local time (``SAFEZONE_LOCAL_TIMEZONE``, passed in
+as ``timezone``; Asia/Bangkok by default): 06:00-14:00, 14:00-22:00 and 22:00-06:00 (the night
+watch ends the next day).
 
 The shift forecast is the ``default`` next-day forecast (ADR 0009) of the local day on which
 the shift starts, times each cell's shift-of-day profile: the share of the cell's incidents
@@ -31,8 +32,6 @@ from safezone.analytics.grid import Grid
 from safezone.core.geo import haversine_m
 
 FloatArray = NDArray[np.float64]
-TIMEZONE = "Asia/Bangkok"
-LOCAL = ZoneInfo(TIMEZONE)
 # (start hour, end hour) in local time; the night watch wraps past midnight.
 SHIFTS: tuple[tuple[int, int], ...] = ((6, 14), (14, 22), (22, 6))
 SHIFT_NAMES = tuple(f"{a:02d}-{b:02d}" for a, b in SHIFTS)
@@ -47,7 +46,7 @@ Point = tuple[datetime, str, float, float]
 
 @dataclass(frozen=True)
 class ShiftWindow:
-    """One watch: its local date and hours, and its bounds in UTC."""
+    """One watch: its local date and hours in ``timezone``, and its bounds in UTC."""
 
     name: str
     local_date: date
@@ -55,6 +54,7 @@ class ShiftWindow:
     end_hour: int
     start: datetime
     end: datetime
+    timezone: str
 
     @property
     def start_time(self) -> str:
@@ -68,7 +68,7 @@ class ShiftWindow:
         return {
             "name": self.name,
             "date": self.local_date.isoformat(),
-            "timezone": TIMEZONE,
+            "timezone": self.timezone,
             "start_time": self.start_time,
             "end_time": self.end_time,
             "start": self.start.isoformat(),
@@ -76,11 +76,13 @@ class ShiftWindow:
         }
 
 
-def window(local_date: date, index: int) -> ShiftWindow:
+def window(local_date: date, index: int, timezone: str) -> ShiftWindow:
+    """Watch ``index`` of ``local_date``, in the stations' zone ``timezone``."""
+    zone = ZoneInfo(timezone)
     start_hour, end_hour = SHIFTS[index]
-    start = datetime.combine(local_date, time(start_hour), tzinfo=LOCAL)
+    start = datetime.combine(local_date, time(start_hour), tzinfo=zone)
     end_date = local_date + timedelta(days=1) if end_hour <= start_hour else local_date
-    end = datetime.combine(end_date, time(end_hour), tzinfo=LOCAL)
+    end = datetime.combine(end_date, time(end_hour), tzinfo=zone)
     return ShiftWindow(
         SHIFT_NAMES[index],
         local_date,
@@ -88,35 +90,36 @@ def window(local_date: date, index: int) -> ShiftWindow:
         end_hour,
         start.astimezone(UTC),
         end.astimezone(UTC),
+        timezone,
     )
 
 
-def current(now: datetime) -> ShiftWindow:
+def current(now: datetime, timezone: str) -> ShiftWindow:
     """The watch under way at ``now``."""
-    local = now.astimezone(LOCAL)
+    local = now.astimezone(ZoneInfo(timezone))
     if local.hour < SHIFTS[0][0]:
-        return window(local.date() - timedelta(days=1), len(SHIFTS) - 1)
+        return window(local.date() - timedelta(days=1), len(SHIFTS) - 1, timezone)
     for i, (start_hour, end_hour) in enumerate(SHIFTS):
         if end_hour > start_hour and start_hour <= local.hour < end_hour:
-            return window(local.date(), i)
-    return window(local.date(), len(SHIFTS) - 1)
+            return window(local.date(), i, timezone)
+    return window(local.date(), len(SHIFTS) - 1, timezone)
 
 
 def following(shift: ShiftWindow) -> ShiftWindow:
     index = SHIFT_NAMES.index(shift.name)
     if index + 1 < len(SHIFTS):
-        return window(shift.local_date, index + 1)
-    return window(shift.local_date + timedelta(days=1), 0)
+        return window(shift.local_date, index + 1, shift.timezone)
+    return window(shift.local_date + timedelta(days=1), 0, shift.timezone)
 
 
-def resolve(shift: str, *, now: datetime, on: date | None = None) -> ShiftWindow:
+def resolve(shift: str, *, now: datetime, timezone: str, on: date | None = None) -> ShiftWindow:
     """``next`` (the default) or ``current``, or a watch by name (``06-14``, ``14-22``,
-    ``22-06``) on local date ``on`` (default: its next start after ``now``).
-    ValueError names what is wrong."""
+    ``22-06``) on local date ``on`` (default: its next start after ``now``), in local time
+    of ``timezone``. ValueError names what is wrong."""
     if shift in ("next", "current"):
         if on is not None:
             raise ValueError("date goes with a shift name (06-14, 14-22 or 22-06), not 'next'")
-        under_way = current(now)
+        under_way = current(now, timezone)
         return under_way if shift == "current" else following(under_way)
     if shift not in SHIFT_NAMES:
         raise ValueError(
@@ -124,12 +127,12 @@ def resolve(shift: str, *, now: datetime, on: date | None = None) -> ShiftWindow
         )
     index = SHIFT_NAMES.index(shift)
     if on is not None:
-        return window(on, index)
-    candidate = window(now.astimezone(LOCAL).date(), index)
+        return window(on, index, timezone)
+    candidate = window(now.astimezone(ZoneInfo(timezone)).date(), index, timezone)
     return (
         candidate
         if candidate.start > now
-        else window(candidate.local_date + timedelta(days=1), index)
+        else window(candidate.local_date + timedelta(days=1), index, timezone)
     )
 
 
@@ -191,13 +194,14 @@ def shift_profile(
 
 def forecast_shift(points: list[Point], grid: Grid, shift: ShiftWindow) -> ShiftForecast:
     """The shift's risk per cell from the incidents before the shift's local day."""
-    first_day = datetime.combine(shift.local_date, time(0), tzinfo=LOCAL).astimezone(UTC)
+    zone = ZoneInfo(shift.timezone)
+    first_day = datetime.combine(shift.local_date, time(0), tzinfo=zone).astimezone(UTC)
     usable = [p for p in points if _utc(p[0]) < first_day]
     index = SHIFT_NAMES.index(shift.name)
     if not usable:
         zeros = np.zeros(grid.size)
         return ShiftForecast(shift, grid, zeros, zeros.copy(), 1.0 / len(SHIFTS), 0.0, 0)
-    local = [_utc(p[0]).astimezone(LOCAL) for p in usable]
+    local = [_utc(p[0]).astimezone(zone) for p in usable]
     names = sorted({p[1] for p in usable})
     events = Events(
         day=np.asarray([day_number(t.date()) for t in local], dtype=np.int64),

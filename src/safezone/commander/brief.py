@@ -153,7 +153,8 @@ def render_pdf(data: dict[str, Any], *, printed_at: datetime) -> bytes:
     pdf.cell(width, 10, "สรุปสถานการณ์ประจำวัน / Daily brief", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Loma", "", 12)
     line(f"{station['name_th']} ({station['name_en']}) · {data['date']}")
-    line(f"ข้อมูลของวันที่ {data['yesterday']} (Asia/Bangkok) / Figures for {data['yesterday']}")
+    zone = kpis["timezone"]
+    line(f"ข้อมูลของวันที่ {data['yesterday']} ({zone}) / Figures for {data['yesterday']} ({zone})")
 
     heading("เหตุเมื่อวาน", "Yesterday's incidents")
     total = kpis["incidents"]["total"]

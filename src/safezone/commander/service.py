@@ -1,5 +1,6 @@
 """The commander's figures: incidents by category and day, response times by priority,
-SOS counts and patrol check-ins over local days (Asia/Bangkok), and the daily brief.
+SOS counts and patrol check-ins over local days, and the daily brief. Local days and
+watches are in ``timezone``, the stations' zone (SAFEZONE_LOCAL_TIMEZONE), passed in.
 
 Read-only: this domain writes nothing. Response times leave out imported history (source
 ``import``), whose lifecycle times are the occurrence time (ADR 0009). Percentiles are
@@ -13,6 +14,7 @@ import math
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -25,7 +27,6 @@ from safezone.patrol import plans as patrol_plans
 from safezone.patrol import service as patrol_service
 from safezone.zones import service as zones_service
 
-LOCAL = shifts.LOCAL
 PRIORITIES: tuple[Priority, ...] = ("critical", "high", "medium", "low")
 CHECKIN_STATUSES = ("accepted", "flagged", "rejected")
 COMPLIANCE_OUTCOMES = ("on_time", "late", "missed", "pending", "flagged")
@@ -48,18 +49,24 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[rank - 1]
 
 
-def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=LOCAL).astimezone(UTC)
+def local_midnight(day: date, timezone: str) -> datetime:
+    """The UTC moment local ``day`` begins in ``timezone``."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
-def local_day(moment: datetime) -> date:
+def local_day(moment: datetime, timezone: str) -> date:
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    return aware.astimezone(LOCAL).date()
+    return aware.astimezone(ZoneInfo(timezone)).date()
 
 
-def local_time(moment: datetime) -> str:
+def local_time(moment: datetime, timezone: str) -> str:
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-    return aware.astimezone(LOCAL).strftime("%H:%M")
+    return aware.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+
+
+def local_today(timezone: str, now: datetime | None = None) -> date:
+    """Today's date in ``timezone``."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
 
 
 def _seconds(later: datetime | None, earlier: datetime) -> float | None:
@@ -68,15 +75,18 @@ def _seconds(later: datetime | None, earlier: datetime) -> float | None:
     return max(0.0, (later - earlier).total_seconds())
 
 
-def kpis(session: Session, *, station_id: str, start: date, end: date) -> dict[str, Any]:
-    """The KPI figures of local days ``start``..``end`` (inclusive)."""
+def kpis(
+    session: Session, *, station_id: str, start: date, end: date, timezone: str
+) -> dict[str, Any]:
+    """The KPI figures of local days ``start``..``end`` (inclusive) in ``timezone``."""
     if end < start:
         raise InvalidInput("end must not be before start.", field="end")
     if (end - start).days + 1 > MAX_DAYS:
         raise InvalidInput(f"At most {MAX_DAYS} days at a time.", field="start")
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     index = {d: i for i, d in enumerate(days)}
-    since, until = local_midnight(start), local_midnight(end + timedelta(days=1))
+    since = local_midnight(start, timezone)
+    until = local_midnight(end + timedelta(days=1), timezone)
     rows = [
         (
             i.created_at,
@@ -98,7 +108,7 @@ def kpis(session: Session, *, station_id: str, start: date, end: date) -> dict[s
     }
     counted = Counter[str]()
     for created, category, source, priority, ack, on_scene, resolved in rows:
-        i = index[local_day(created)]
+        i = index[local_day(created, timezone)]
         by_category.setdefault(category, [0] * len(days))[i] += 1
         if category == "sos" or source in SOS_SOURCES:
             sos[i] += 1
@@ -124,12 +134,12 @@ def kpis(session: Session, *, station_id: str, start: date, end: date) -> dict[s
         session, station_id=station_id, since=since, until=until
     ):
         if status in checkins:
-            checkins[status][index[local_day(received)]] += 1
+            checkins[status][index[local_day(received, timezone)]] += 1
     ordered = sorted(by_category, key=lambda c: (-sum(by_category[c]), c))
     compliance = plan_compliance(session, station_id=station_id, days=days)
     return {
         "station_id": station_id,
-        "timezone": shifts.TIMEZONE,
+        "timezone": timezone,
         "start": start.isoformat(),
         "end": end.isoformat(),
         "days": [d.isoformat() for d in days],
@@ -170,23 +180,21 @@ def plan_compliance(session: Session, *, station_id: str, days: list[date]) -> d
     }
 
 
-def incidents_of_day(session: Session, *, station_id: str, day: date) -> list[dict[str, Any]]:
-    """The incidents created on a local day, oldest first (at most 200)."""
+def incidents_of_day(
+    session: Session, *, station_id: str, day: date, timezone: str
+) -> list[dict[str, Any]]:
+    """The incidents created on a local day in ``timezone``, oldest first (at most 200)."""
     rows = incidents_service.created_between(
         session,
         station_id=station_id,
-        since=local_midnight(day),
-        until=local_midnight(day + timedelta(days=1)),
+        since=local_midnight(day, timezone),
+        until=local_midnight(day + timedelta(days=1), timezone),
         limit=200,
     )
     return [
         {
             "id": r.id,
-            "time": (
-                r.created_at.replace(tzinfo=UTC) if r.created_at.tzinfo is None else r.created_at
-            )
-            .astimezone(LOCAL)
-            .strftime("%H:%M"),
+            "time": local_time(r.created_at, timezone),
             "category": r.category,
             "priority": r.priority,
             "status": r.status,
@@ -198,14 +206,18 @@ def incidents_of_day(session: Session, *, station_id: str, day: date) -> list[di
     ]
 
 
-def brief(session: Session, *, station_id: str, day: date, top: int = 10) -> dict[str, Any]:
-    """The daily brief for local date ``day``: the day before (incidents, response times,
-    SOS, check-ins) and the forecast of ``day``'s first watch (06:00-14:00) with its
-    proposed patrol plan."""
+def brief(
+    session: Session, *, station_id: str, day: date, timezone: str, top: int = 10
+) -> dict[str, Any]:
+    """The daily brief for local date ``day`` in ``timezone``: the day before (incidents,
+    response times, SOS, check-ins) and the forecast of ``day``'s first watch
+    (06:00-14:00) with its proposed patrol plan."""
     station = zones_service.get_station(session, station_id=station_id)
     yesterday = day - timedelta(days=1)
-    shift = shifts.window(day, 0)
-    figures = kpis(session, station_id=station_id, start=yesterday, end=yesterday)
+    shift = shifts.window(day, 0, timezone)
+    figures = kpis(
+        session, station_id=station_id, start=yesterday, end=yesterday, timezone=timezone
+    )
     layer, plan = analytics_service.shift_outlook(
         session, station_id=station_id, shift=shift, top=top
     )
@@ -221,7 +233,9 @@ def brief(session: Session, *, station_id: str, day: date, top: int = 10) -> dic
         "date": day.isoformat(),
         "yesterday": yesterday.isoformat(),
         "kpis": figures,
-        "incidents": incidents_of_day(session, station_id=station_id, day=yesterday),
+        "incidents": incidents_of_day(
+            session, station_id=station_id, day=yesterday, timezone=timezone
+        ),
         "shift": shift.as_dict(),
         "hotspots": layer,
         "recommendations": plan,

@@ -85,10 +85,14 @@ class Job:
     name: str
     interval_s: float
     run: Callable[[Session], object]
+    # A read-only check run first, outside any write transaction: False = nothing to do,
+    # so no lease is taken and no write lock is waited for (SQLite has one writer).
+    due: Callable[[Session], bool] | None = None
 
 
 class Scheduler:
-    """Runs each job every ``interval_s`` in its own write transaction, with its lease."""
+    """Runs each job every ``interval_s`` in its own write transaction, with its lease
+    (after its read-only ``due`` check, if it has one)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -96,11 +100,24 @@ class Scheduler:
         self.jobs: list[Job] = []
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, name: str, interval_s: float, run: Callable[[Session], object]) -> None:
-        self.jobs.append(Job(name, interval_s, run))
+    def add(
+        self,
+        name: str,
+        interval_s: float,
+        run: Callable[[Session], object],
+        *,
+        due: Callable[[Session], bool] | None = None,
+    ) -> None:
+        """``due``, when given, is read first in a read-only session; the job's write
+        transaction (with its lease) is opened only when it says there is work."""
+        self.jobs.append(Job(name, interval_s, run, due))
 
     def run_once(self, job: Job) -> bool:
-        """Run one job now if this node gets its lease; True if it ran."""
+        """Run one job now if it is due and this node gets its lease; True if it ran."""
+        if job.due is not None:
+            with self.db.reader() as session:
+                if not job.due(session):
+                    return False
         ttl = lease_ttl(interval_s=job.interval_s)
         with self.db.transaction() as session:
             if not acquire(session, name=job.name, holder=self.holder, ttl=ttl):

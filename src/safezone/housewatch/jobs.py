@@ -53,13 +53,15 @@ class HouseWatchWorkers:
 
 def schedule(scheduler: Scheduler, settings: Settings) -> None:
     channels = housewatch_service.channels_for(settings)
-    # Owners hear of a visit within seconds of the scan.
+    # Owners hear of a visit within seconds of the scan. Most rounds find no new scan:
+    # they only read, and take the write lock (and the lease) when there is one.
     scheduler.add(
         "housewatch.visits",
         min(settings.monitor_interval_s, 5.0),
         lambda session: housewatch_service.notify_visits(
             session, channels=channels, timezone=settings.local_timezone
         ),
+        due=lambda session: housewatch_service.visits_due(session),
     )
     scheduler.add(
         "housewatch.summaries",

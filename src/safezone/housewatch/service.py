@@ -209,9 +209,23 @@ def list_requests(
     return list(session.scalars(query.order_by(HouseWatchRequest.id.desc()).limit(limit)))
 
 
-def get_request(session: Session, *, request_id: int, principal: Principal) -> HouseWatchRequest:
-    """The request if the caller may see it: its owner, or staff of its station."""
-    row = session.get(HouseWatchRequest, request_id)
+def get_request(
+    session: Session, *, request_id: int, principal: Principal, lock: bool = False
+) -> HouseWatchRequest:
+    """The request if the caller may see it: its owner, or staff of its station.
+
+    ``lock`` reads it with SELECT ... FOR UPDATE (PostgreSQL; SQLite's writers are one at
+    a time anyway) and fresh from the database, so that two decisions at once queue and
+    the second sees the first."""
+    if lock:
+        row = session.scalars(
+            select(HouseWatchRequest)
+            .where(HouseWatchRequest.id == request_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+    else:
+        row = session.get(HouseWatchRequest, request_id)
     visible = row is not None and (
         row.owner_user_id == principal.user_id
         if principal.role == "citizen"
@@ -248,6 +262,23 @@ def detail(session: Session, *, row: HouseWatchRequest, timezone: str) -> Reques
     )
 
 
+def _pending_for_decision(
+    session: Session, *, request_id: int, principal: Principal
+) -> HouseWatchRequest:
+    """The request, locked, if it still awaits a decision: a request is decided once, so
+    of two operators approving or declining at the same moment the second gets a 409
+    naming what the first decided."""
+    row = get_request(session, request_id=request_id, principal=principal, lock=True)
+    if row.status != "pending":
+        raise InvalidTransition(
+            f"House-watch request {row.id} is already {row.status}; only a pending request "
+            "can be approved or declined.",
+            field="status",
+            details=[{"status": row.status, "decided_by": row.decided_by}],
+        )
+    return row
+
+
 def _checkpoint_id(row: HouseWatchRequest) -> str:
     return f"HW-{row.id}"
 
@@ -263,11 +294,7 @@ def approve(
 ) -> HouseWatchRequest:
     """The station takes the watch: the house becomes a checkpoint (with its own printed
     code) and a temporary stop on the plans for the dates; the owner is told."""
-    row = get_request(session, request_id=request_id, principal=principal)
-    if row.status != "pending":
-        raise InvalidTransition(
-            f"Only a pending request can be approved; this one is {row.status}."
-        )
+    row = _pending_for_decision(session, request_id=request_id, principal=principal)
     if row.ends_on < today:
         raise Conflict("The request's dates have passed; decline it instead.", field="ends_on")
     if data.plan_ids is not None:
@@ -353,11 +380,7 @@ def decline(
     principal: Principal,
     channels: Sequence[Channel],
 ) -> HouseWatchRequest:
-    row = get_request(session, request_id=request_id, principal=principal)
-    if row.status != "pending":
-        raise InvalidTransition(
-            f"Only a pending request can be declined; this one is {row.status}."
-        )
+    row = _pending_for_decision(session, request_id=request_id, principal=principal)
     row.status = "declined"
     row.decided_by = principal.actor
     row.decided_at = utcnow()
@@ -499,6 +522,24 @@ def _tell_visits(
         told += 1
     session.flush()
     return told
+
+
+def visits_due(session: Session) -> bool:
+    """Whether ``notify_visits`` has anything to do: an approved watch with a counted scan
+    above its cursor. Only reads, so the job runs it outside a write transaction and most
+    rounds (nothing new) take no write lock at all."""
+    cursors = session.execute(
+        select(HouseWatchRequest.checkpoint_id, HouseWatchRequest.last_checkin_id).where(
+            HouseWatchRequest.status == "approved",
+            HouseWatchRequest.checkpoint_id.is_not(None),
+        )
+    ).all()
+    if not cursors:
+        return False
+    latest = plan_service.latest_visit_ids(
+        session, checkpoint_ids=sorted({c for c, _ in cursors if c is not None})
+    )
+    return any(latest.get(c or "", 0) > cursor for c, cursor in cursors)
 
 
 def notify_visits(session: Session, *, channels: Sequence[Channel], timezone: str) -> int:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -487,6 +487,19 @@ def compliance_report(
         checkpoints=checkpoints,
         officers=officers,
     )
+
+
+def latest_visit_ids(session: Session, *, checkpoint_ids: list[str]) -> dict[str, int]:
+    """The id of the newest counted check-in (accepted or flagged) at each of the
+    checkpoints that has one: a cheap read to learn whether ``visits_at`` has news."""
+    if not checkpoint_ids:
+        return {}
+    rows = session.execute(
+        select(CheckIn.checkpoint_id, func.max(CheckIn.id))
+        .where(CheckIn.checkpoint_id.in_(checkpoint_ids), CheckIn.status != "rejected")
+        .group_by(CheckIn.checkpoint_id)
+    ).all()
+    return {checkpoint_id: latest for checkpoint_id, latest in rows if checkpoint_id}
 
 
 def visits_at(session: Session, *, checkpoint_id: str, after_id: int = 0) -> list[CheckIn]:

@@ -263,16 +263,19 @@ def commander_brief(
         return denied
     assert principal is not None  # gate() lets only signed-in callers through
     from safezone.commander import brief as brief_render
-    from safezone.commander import router as commander_api
     from safezone.commander import service as commander_service
 
+    settings: Settings = request.app.state.settings
+    zone = settings.local_timezone
     try:
-        on = date.fromisoformat(day) if day else commander_api.today()
+        on = date.fromisoformat(day) if day else commander_service.local_today(zone)
     except ValueError:
         raise InvalidInput(f"'{day}' is not a date (YYYY-MM-DD).", field="date") from None
     database = request.app.state.db
     with database.reader() as session:
-        data = commander_service.brief(session, station_id=principal.station_id, day=on)
+        data = commander_service.brief(
+            session, station_id=principal.station_id, day=on, timezone=zone
+        )
     image = base64.b64encode(brief_render.map_png(data, width_px=900)).decode()
     return render(request, principal, "brief.html", brief=data, map_png=image)
 
