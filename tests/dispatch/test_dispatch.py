@@ -157,6 +157,9 @@ def test_unacknowledged_assignment_raises_the_operator_alert(client, auth, incid
         # before the deadline: nothing
         assert dispatch_service.overdue_acknowledgements(session) == []
     later = utcnow() + timedelta(seconds=61)
+    with db.reader() as session:  # the job's read-only check agrees
+        assert not dispatch_service.any_acknowledgement_overdue(session)
+        assert dispatch_service.any_acknowledgement_overdue(session, now=later)
     with db.transaction() as session:
         assert dispatch_service.overdue_acknowledgements(session, now=later) == [a["id"]]
     with db.transaction() as session:

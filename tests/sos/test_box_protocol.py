@@ -142,10 +142,15 @@ def test_heartbeats_presence_and_maintenance_alerts(client, db, auth, sos_site):
     assert status[0]["online"] is True
     # Two missed intervals (the box's interval is 30 s) mark it offline with an alert.
     later = datetime.now(UTC) + timedelta(seconds=61)
+    with db.reader() as session:  # the job's read-only check, before any write lock
+        assert not sos_service.any_box_silent(session)
+        assert sos_service.any_box_silent(session, now=later)
     with db.transaction() as session:
         assert sos_service.check_heartbeats(session, now=later) == [BOX_ID]
     with db.transaction() as session:
         assert sos_service.check_heartbeats(session, now=later) == []  # raised once
+    with db.reader() as session:
+        assert not sos_service.any_box_silent(session, now=later)  # nothing left to do
     status = client.get("/api/v1/sos/boxes/status", headers=auth("officer")).json()
     assert status[0]["online"] is False
     from safezone.zones import service as zones_service
@@ -188,12 +193,17 @@ def test_unacknowledged_sos_escalates_once(client, db, auth, sos_site):
         headers=auth("operator"),
     )
     later = datetime.now(UTC) + timedelta(seconds=120)
+    with db.reader() as session:
+        assert not sos_service.any_unacknowledged_overdue(session, timeout_s=60)
+        assert sos_service.any_unacknowledged_overdue(session, timeout_s=60, now=later)
     with db.transaction() as session:
         assert sos_service.escalate_unacknowledged(session, timeout_s=60, now=later) == [
             incident_id
         ]
     with db.transaction() as session:
         assert sos_service.escalate_unacknowledged(session, timeout_s=60, now=later) == []
+    with db.reader() as session:
+        assert not sos_service.any_unacknowledged_overdue(session, timeout_s=60, now=later)
     detail = client.get(f"/api/v1/incidents/{incident_id}", headers=auth("commander")).json()
     assert detail["escalated_at"] is not None
     assert detail["timeline"][-1]["action"] == "escalated"
@@ -203,3 +213,26 @@ def test_sos_status_routes_are_station_scoped(client, auth, sos_site):
     client.post(URL, json=box_message("heartbeat", 1))
     assert client.get("/api/v1/sos/boxes/status", headers=auth("other_operator")).json() == []
     assert client.get("/api/v1/sos/rejections", headers=auth("citizen")).status_code == 403
+
+
+def test_monitor_jobs_with_nothing_to_do_take_no_write_lock(app, db, sos_site, monkeypatch):
+    """Every few seconds on every node: a round with nothing overdue must not queue on
+    SQLite's one write lock, where an SOS may be waiting."""
+    from safezone.core.scheduler import Scheduler
+
+    jobs = {j.name: j for j in app.state.scheduler.jobs}
+    writes: list[str] = []
+    transaction = db.transaction
+
+    def counted(**kwargs):
+        writes.append("write")
+        return transaction(**kwargs)
+
+    monkeypatch.setattr(db, "transaction", counted)
+    scheduler = Scheduler(db)
+    for name in ("sos.heartbeats", "sos.escalation", "dispatch.ack_timer"):
+        assert jobs[name].due is not None
+        with db.reader() as session:
+            assert jobs[name].due(session) is False
+        assert scheduler.run_once(jobs[name]) is False
+    assert writes == []

@@ -15,4 +15,5 @@ def schedule(scheduler: Scheduler, settings: Settings) -> None:
         "dispatch.ack_timer",
         min(settings.monitor_interval_s, 5.0),
         lambda session: dispatch_service.overdue_acknowledgements(session),
+        due=lambda session: dispatch_service.any_acknowledgement_overdue(session),
     )

@@ -12,7 +12,7 @@ import statistics
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -305,11 +305,8 @@ def cancel(
     return a
 
 
-def overdue_acknowledgements(session: Session, *, now: datetime | None = None) -> list[int]:
-    """Alert the control room, once per assignment, about units that did not acknowledge
-    in time (``dispatch.ack_overdue``). Returns the assignment ids alerted."""
-    now = now or utcnow()
-    overdue = session.scalars(
+def _overdue_query(now: datetime) -> Select[Any]:
+    return (
         select(Assignment)
         .where(
             Assignment.status == "assigned",
@@ -317,7 +314,19 @@ def overdue_acknowledgements(session: Session, *, now: datetime | None = None) -
             Assignment.ack_overdue_at.is_(None),
         )
         .order_by(Assignment.id)
-    ).all()
+    )
+
+
+def any_acknowledgement_overdue(session: Session, *, now: datetime | None = None) -> bool:
+    """Read-only: whether :func:`overdue_acknowledgements` has anything to alert."""
+    return session.scalar(_overdue_query(now or utcnow()).limit(1)) is not None
+
+
+def overdue_acknowledgements(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Alert the control room, once per assignment, about units that did not acknowledge
+    in time (``dispatch.ack_overdue``). Returns the assignment ids alerted."""
+    now = now or utcnow()
+    overdue = session.scalars(_overdue_query(now)).all()
     for a in overdue:
         a.ack_overdue_at = now
         session.flush()

@@ -116,11 +116,15 @@ def schedule(scheduler: Scheduler, settings: Settings) -> None:
         "sos.heartbeats",
         settings.monitor_interval_s,
         lambda session: sos_service.check_heartbeats(session),
+        due=lambda session: sos_service.any_box_silent(session),
     )
     scheduler.add(
         "sos.escalation",
         settings.monitor_interval_s,
         lambda session: sos_service.escalate_unacknowledged(
+            session, timeout_s=settings.sos_ack_timeout_s
+        ),
+        due=lambda session: sos_service.any_unacknowledged_overdue(
             session, timeout_s=settings.sos_ack_timeout_s
         ),
     )

@@ -468,16 +468,34 @@ def handle_box_status(session: Session, *, box_id: str, payload: bytes) -> bool:
     )
 
 
+def _silent_boxes(session: Session, now: datetime) -> list[tuple[Any, datetime]]:
+    """Active boxes that missed two heartbeat intervals and are not yet marked offline,
+    each with its last heartbeat (or registration) time."""
+    statuses = {row.box_id: row for row in session.scalars(select(BoxStatus))}
+    silent = []
+    for box in zones_service.all_assets(session, kind=zones_service.KINDS["sos_box"]):
+        if not box.active:
+            continue
+        status = statuses.get(box.id)
+        if status is not None and not status.online and status.offline_since is not None:
+            continue  # already offline: mark_offline would do nothing
+        last = (status.last_heartbeat_at if status else None) or box.created_at
+        if now - last > timedelta(seconds=2 * box.heartbeat_interval_s):
+            silent.append((box, last))
+    return silent
+
+
+def any_box_silent(session: Session, *, now: datetime | None = None) -> bool:
+    """Read-only: whether :func:`check_heartbeats` has a box to mark offline."""
+    return bool(_silent_boxes(session, now or utcnow()))
+
+
 def check_heartbeats(session: Session, *, now: datetime | None = None) -> list[str]:
     """Mark offline every active box that missed two heartbeat intervals."""
     now = now or utcnow()
     went_offline = []
-    for box in zones_service.all_assets(session, kind=zones_service.KINDS["sos_box"]):
-        if not box.active:
-            continue
-        status = session.get(BoxStatus, box.id)
-        last = (status.last_heartbeat_at if status else None) or box.created_at
-        if now - last > timedelta(seconds=2 * box.heartbeat_interval_s) and mark_offline(
+    for box, last in _silent_boxes(session, now):
+        if mark_offline(
             session,
             box=box,
             now=now,
@@ -486,6 +504,18 @@ def check_heartbeats(session: Session, *, now: datetime | None = None) -> list[s
         ):
             went_offline.append(box.id)
     return went_offline
+
+
+def any_unacknowledged_overdue(
+    session: Session, *, timeout_s: int, now: datetime | None = None
+) -> bool:
+    """Read-only: whether :func:`escalate_unacknowledged` has an incident to escalate."""
+    created_before = (now or utcnow()) - timedelta(seconds=timeout_s)
+    return bool(
+        incidents_service.overdue_unacknowledged(
+            session, sources=URGENT_SOURCES, created_before=created_before
+        )
+    )
 
 
 def escalate_unacknowledged(
