@@ -85,6 +85,7 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", f"{V1}/audit/verify"): COMMAND,
     # live events
     ("GET", f"{V1}/events/stream"): CONTROL_ROOM,
+    ("GET", f"{V1}/officer/events/stream"): OFFICER,
     # SOS: boxes authenticate by signature, citizens' panic SOS needs no account
     ("POST", f"{V1}/sos/boxes/{{box_id}}/events"): DEVICE,
     ("GET", f"{V1}/sos/boxes/status"): STAFF,

@@ -45,6 +45,7 @@ from safezone.incidents.router import router as incidents_router
 from safezone.patrol import service as patrol_service
 from safezone.patrol.router import patrol_router as patrol_checkins_router
 from safezone.patrol.router import router as patrol_router
+from safezone.realtime.router import officer_router as officer_events_router
 from safezone.realtime.router import router as realtime_router
 from safezone.realtime.service import StreamHub
 from safezone.reports.router import router as reports_router
@@ -102,6 +103,7 @@ ROUTERS = (
     analytics_router,
     commander_router,
     realtime_router,
+    officer_events_router,
     web_router,
 )
 

@@ -354,3 +354,72 @@ def test_a_lost_answer_is_retried_from_the_queue_and_shown_as_the_first_verdict(
     assert verdicts == [("rejected", ["replay"]), ("accepted", [])]
     assert not errors, errors
     context.close()
+
+
+def test_a_new_assignment_reaches_the_officer_at_once_without_the_poll(
+    live_server: LiveServer, browser: Any, token_for: Callable[[str], str], db: Any
+) -> None:
+    """The officer's event stream brings a new assignment, and its cancellation, within
+    seconds; the page's poll is pushed to an hour so that it cannot be what shows them."""
+    base = live_server.url
+    prepare(base, token_for, db)
+    officer_id = api_get(base, token_for("officer"), "/api/v1/auth/me")["user_id"]
+    api_post(base, token_for("admin"), "/api/v1/units", {
+        "id": "UNIT-E2E-2", "callsign": "มุก 22", "kind": "motorbike", "status": "available",
+        "officer_user_id": officer_id,
+    })  # fmt: skip
+    incident = api_post(base, token_for("commander"), "/api/v1/incidents", {
+        "category": "assault", "priority": "critical", "title": "ทะเลาะวิวาทหน้าตลาด",
+        "description": "มีผู้บาดเจ็บ", "lat": INSIDE[0] + 0.001, "lon": INSIDE[1],
+    })  # fmt: skip
+
+    # The worker is blocked so that page.route sees the page itself.
+    context, page, errors = officer_page(browser, base, service_workers="block")
+
+    def slow_poll(route: Any) -> None:
+        response = route.fetch()
+        body = response.text().replace('data-poll-s="20"', 'data-poll-s="3600"')
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        route.fulfill(response=response, body=body, headers=headers)
+
+    page.route(base + "/officer", slow_poll)
+    page.reload()
+    expect(page.locator("#sz-officer")).to_have_attribute("data-poll-s", "3600")
+    net = page.locator("#net-state")
+    expect(net).to_have_attribute("data-push", "live", timeout=LIVE_MS)
+    expect(page.locator("#net-label")).to_have_text("ออนไลน์ · งานใหม่เข้าทันที")
+    expect(page.locator("#assignment-empty")).to_be_visible()
+
+    assignment = api_post(base, token_for("operator"), "/api/v1/dispatch/assignments", {
+        "incident_id": incident["id"], "unit_id": "UNIT-E2E-2",
+    })  # fmt: skip
+    item = page.locator(f"#assignment-list li[data-assignment-id='{assignment['id']}']")
+    expect(item).to_have_attribute("data-status", "assigned", timeout=5000)
+    expect(item).to_contain_text("ทะเลาะวิวาทหน้าตลาด")
+    expect(page.locator("#assignment-count")).to_have_text("1")
+
+    api_post(
+        base,
+        token_for("operator"),
+        f"/api/v1/dispatch/assignments/{assignment['id']}/cancel",
+        {"note": "หน่วยอื่นใกล้กว่า"},
+    )
+    expect(item).to_have_count(0, timeout=5000)
+    expect(page.locator("#assignment-empty")).to_be_visible()
+
+    # Offline, the stream is closed (no reconnect attempts); back online it opens again.
+    context.set_offline(True)
+    expect(net).to_have_attribute("data-push", "off")
+    expect(net).to_have_attribute("data-state", "offline")
+    context.set_offline(False)
+    expect(net).to_have_attribute("data-push", "live", timeout=LIVE_MS)
+    page.click(".lang-toggle [data-lang=en]")
+    expect(page.locator("#net-label")).to_have_text("Online · new jobs arrive at once")
+    again = api_post(base, token_for("operator"), "/api/v1/dispatch/assignments", {
+        "incident_id": incident["id"], "unit_id": "UNIT-E2E-2",
+    })  # fmt: skip
+    expect(
+        page.locator(f"#assignment-list li[data-assignment-id='{again['id']}']")
+    ).to_have_attribute("data-status", "assigned", timeout=5000)
+    assert not errors, errors
+    context.close()

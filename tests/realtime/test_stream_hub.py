@@ -61,3 +61,47 @@ def test_the_cache_keeps_only_the_newest_events(monkeypatch):
     assert hub.recent_after(5) is None  # 6 was dropped
     last, events = hub.recent_after(6)
     assert last == 10 and [e.id for e in events] == [7, 8, 9, 10]
+
+
+def test_a_stream_woken_only_by_events_it_does_not_want_still_sends_keepalives(db, monkeypatch):
+    """An officer's stream at a busy station is woken all the time by other events; the
+    connection must still carry a keepalive after KEEPALIVE_S without a frame."""
+    monkeypatch.setattr(realtime, "KEEPALIVE_S", 0.3)
+    start = 1_000_000  # past the outbox: reads find nothing, the hub feeds the stream
+
+    async def run() -> list[str]:
+        hub = StreamHub(MemoryBus())
+        frames = realtime.stream(
+            db=db,
+            hub=hub,
+            events=realtime.StreamFilter(station_id="MDH", topic_prefixes=("dispatch.",)),
+            last_event_id=start,
+            poll_s=0.2,
+            is_disconnected=lambda: None,
+        )
+        seen: list[str] = []
+
+        async def feed() -> None:
+            for i in range(1, 40):
+                hub.nudge([event(start + i)])  # incident.created: not for this stream
+                await asyncio.sleep(0.05)
+
+        async def collect() -> None:
+            async for frame in frames:
+                seen.append(frame)
+                if frame.startswith(": keepalive"):
+                    return
+
+        feeder = asyncio.create_task(feed())
+        try:
+            await asyncio.wait_for(collect(), timeout=1.5)
+        except TimeoutError:
+            pass
+        feeder.cancel()
+        await frames.aclose()  # type: ignore[attr-defined]
+        hub.close()
+        return seen
+
+    seen = asyncio.run(run())
+    assert seen[-1] == ": keepalive\n\n", seen
+    assert not any(frame.startswith("id:") for frame in seen)

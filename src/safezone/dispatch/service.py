@@ -52,6 +52,9 @@ _UNIT_STATUS = {
     "cancelled": "available",
 }
 _CLOSED_INCIDENT = ("resolved", "closed")
+# The topics of the events this domain publishes (dispatch.assigned, dispatch.step,
+# dispatch.cancelled, dispatch.ack_overdue); each carries the assignment as "assignment".
+EVENT_TOPICS: tuple[str, ...] = ("dispatch.",)
 
 
 def _span(start: datetime | None, end: datetime | None) -> float | None:
@@ -92,6 +95,14 @@ def _publish(
         payload={**extra, "assignment": snapshot},
         event={**extra, "assignment": snapshot},
     )
+
+
+def event_is_for_officer(payload: Any, *, user_id: int) -> bool:
+    """Whether a dispatch event is about an assignment this officer must act on: the
+    same rule as ``list_assignments`` for an officer (the unit's officer when it was
+    assigned), read from the event itself so that a replay decides as the live event did."""
+    assignment = payload.get("assignment") if isinstance(payload, dict) else None
+    return isinstance(assignment, dict) and assignment.get("officer_user_id") == user_id
 
 
 def suggestions(

@@ -16,6 +16,7 @@ import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from safezone.core.bus import Event, EventBus, outbox, wait_or_timeout
 from safezone.core.db import Database
@@ -35,6 +36,25 @@ STREAM_TOPICS: tuple[str, ...] = (
 )
 KEEPALIVE_S = 15.0
 RECENT_EVENTS = 2048  # events the hub keeps for streams to send without a read
+READ_BATCH = 500  # outbox rows read at a time
+
+
+@dataclass(frozen=True)
+class StreamFilter:
+    """Which committed events one stream sends: a station's, on some topics, and among
+    those only the ones ``accepts`` (when given) says yes to. The same filter serves the
+    live events and the replay after Last-Event-ID."""
+
+    station_id: str
+    topic_prefixes: tuple[str, ...] = STREAM_TOPICS
+    accepts: Callable[[Event], bool] | None = None
+
+    def wants(self, event: Event) -> bool:
+        return (
+            event.station_id == self.station_id
+            and event.topic.startswith(self.topic_prefixes)
+            and (self.accepts is None or self.accepts(event))
+        )
 
 
 class StreamHub:
@@ -124,32 +144,36 @@ async def stream(
     *,
     db: Database,
     hub: StreamHub,
-    station_id: str,
+    events: StreamFilter,
     last_event_id: int | None,
     poll_s: float,
     is_disconnected: Callable[[], object],
 ) -> AsyncIterator[str]:
-    """Yield SSE frames for one client until it goes away.
+    """Yield SSE frames of the events ``events`` wants for one client until it goes away.
 
     Without a Last-Event-ID the stream starts at the present moment.
     """
 
-    def read(after: int) -> list[Event]:
+    def read(after: int) -> tuple[int, list[Event]]:
+        """The wanted events after ``after`` in the next batch of the station's rows, and
+        the last id read: a stream moves past rows it does not want, so a long run of them
+        (another unit's assignments, for an officer) cannot hold it back."""
         with db.reader() as session:
-            return outbox.read_after(
-                session, after_id=after, station_id=station_id, topic_prefixes=STREAM_TOPICS
+            rows = outbox.read_after(
+                session, after_id=after, station_id=events.station_id, limit=READ_BATCH
             )
+        return (rows[-1].id if rows else after), [e for e in rows if events.wants(e)]
 
     def current() -> int:
         with db.reader() as session:
             return outbox.last_id(session)
 
-    def wanted(event: Event) -> bool:
-        return event.station_id == station_id and event.topic.startswith(STREAM_TOPICS)
-
     position = last_event_id if last_event_id is not None else await asyncio.to_thread(current)
     waiter = hub.waiter()
-    idle = 0.0
+    clock = asyncio.get_running_loop().time
+    # Time of the last frame sent: a keepalive follows KEEPALIVE_S of silence, also while
+    # unwanted events keep waking the stream (an officer's, at a busy station).
+    sent_at = clock()
     woken = False
     try:
         yield f"retry: 2000\n: connected at {position}\n\n"
@@ -157,31 +181,24 @@ async def stream(
             waiter.clear()
             recent = hub.recent_after(position) if woken else None
             if recent is None:
-                events = await asyncio.to_thread(read, position)
-                for event in events:
-                    yield format_sse(event)
-                    position = event.id
-                if events:
-                    idle = 0.0
-                    woken = False  # read on until the outbox has nothing more
-                    continue
+                last, wanted = await asyncio.to_thread(read, position)
             else:
                 last, fresh = recent
-                for event in fresh:
-                    if wanted(event):
-                        yield format_sse(event)
+                wanted = [e for e in fresh if events.wants(e)]
+            for event in wanted:
+                yield format_sse(event)
+                sent_at = clock()
+            if last > position:
                 position = last
-                if fresh:
-                    idle = 0.0
-                    continue
+                if recent is None:
+                    woken = False  # read on until the outbox has nothing more
+                continue
             awaitable = is_disconnected()
             if asyncio.iscoroutine(awaitable) and await awaitable:
                 return
             woken = await wait_or_timeout(waiter, poll_s)
-            if not woken:
-                idle += poll_s
-                if idle >= KEEPALIVE_S:
-                    idle = 0.0
-                    yield ": keepalive\n\n"
+            if clock() - sent_at >= KEEPALIVE_S:
+                sent_at = clock()
+                yield ": keepalive\n\n"
     finally:
         hub.release(waiter)

@@ -7,8 +7,11 @@
  *   are shown. A scan that cannot be sent waits in the offline queue (officer-queue.js)
  *   with its original scanned_at and is sent when the connection is back.
  * - Assignments: the unit's open dispatch assignments (GET /api/v1/dispatch/assignments),
- *   with acknowledge / en route / on scene / done buttons. Officers have no event stream:
- *   the page polls.
+ *   with acknowledge / en route / on scene / done buttons. The officer's own event stream
+ *   (GET /api/v1/officer/events/stream, the session cookie as every call) says at once
+ *   when one of them is assigned, changes or is cancelled: the list reloads then and the
+ *   phone vibrates for a new one. The poll stays as the fallback. While the phone is
+ *   offline the stream is closed (no reconnect attempts) and opened again on `online`.
  * - House-watch tasks on the route: the station's houses under watch today
  *   (GET /api/v1/housewatch/active), nearest to the phone first, with their address, dates
  *   and the house's code (HW-<id>): the officer checks in there with the normal scan.
@@ -20,7 +23,7 @@
  * #scan-result[data-status] with li[data-reason], #queue-count, #queue-list li,
  * #checkin-list li[data-checkin-id][data-status], #assignment-list li[data-assignment-id]
  * with button[data-step], #housewatch-list li[data-watch-id][data-checkpoint-id],
- * #device-form, #net-state[data-state].
+ * #device-form, #net-state[data-state][data-push] (push: off, connecting, live, retrying).
  */
 (function () {
   "use strict";
@@ -39,6 +42,10 @@
     on_scene: ["resolved"],
   };
   const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
+  const STREAM_URL = "/api/v1/officer/events/stream";
+  const ASSIGNMENT_TOPICS = ["dispatch.assigned", "dispatch.step", "dispatch.cancelled", "dispatch.ack_overdue"];
+  const STREAM_RETRY_MS = 2000;
+  const STREAM_MAX_RETRY_MS = 60000;
 
   const state = {
     userId: 0,
@@ -51,6 +58,13 @@
     locationEveryMs: 15000,
     incidents: new Map(),
     watches: null,
+    source: null,
+    push: "off",
+    lastEventId: "",
+    streamRetryMs: STREAM_RETRY_MS,
+    streamTimer: null,
+    loadingAssignments: null,
+    nextAssignments: null,
   };
   let dom = {};
 
@@ -87,8 +101,12 @@
       renderNet();
       flushQueue();
       refresh();
+      connectStream();
     });
-    window.addEventListener("offline", renderNet);
+    window.addEventListener("offline", () => {
+      closeStream();
+      renderNet();
+    });
     document.addEventListener("sz:lang", () => {
       renderShift();
       renderGps();
@@ -102,6 +120,7 @@
     renderGps();
     if (!navigator.onLine) setText(dom.shiftState, "off.shift.offline");
     refresh().then(flushQueue);
+    connectStream();
     setInterval(() => {
       refresh();
       flushQueue();
@@ -142,7 +161,89 @@
   function renderNet() {
     const online = navigator.onLine;
     dom.netState.dataset.state = online ? "online" : "offline";
-    setText(dom.netLabel, online ? "off.net.online" : "off.net.offline");
+    dom.netState.dataset.push = state.push;
+    setText(dom.netLabel, !online ? "off.net.offline" : state.push === "live" ? "off.net.live" : "off.net.online");
+  }
+
+  // --- the assignment stream ------------------------------------------------------------
+
+  function setPush(value) {
+    state.push = value;
+    renderNet();
+  }
+
+  function closeStream() {
+    clearTimeout(state.streamTimer);
+    if (state.source) state.source.close();
+    state.source = null;
+    setPush("off");
+  }
+
+  /** Open the officer's event stream unless it is open, the phone is offline or the
+   * browser has no EventSource (the poll alone then). */
+  function connectStream() {
+    clearTimeout(state.streamTimer);
+    if (!window.EventSource || !navigator.onLine) return;
+    if (state.source && state.source.readyState !== EventSource.CLOSED) return;
+    const url = STREAM_URL + (state.lastEventId ? "?after=" + encodeURIComponent(state.lastEventId) : "");
+    const source = new EventSource(url);
+    state.source = source;
+    setPush("connecting");
+    source.onopen = () => {
+      state.streamRetryMs = STREAM_RETRY_MS;
+      setPush("live");
+      // Without a position the stream starts now: what came before it is in the list.
+      if (!state.lastEventId) loadAssignments();
+    };
+    source.onerror = () => {
+      if (state.source !== source) return;
+      if (!navigator.onLine) {
+        closeStream(); // reopened by the "online" event
+        return;
+      }
+      if (source.readyState === EventSource.CLOSED) recoverStream(source);
+      else setPush("retrying"); // the browser reconnects by itself, with Last-Event-ID
+    };
+    for (const topic of ASSIGNMENT_TOPICS) {
+      source.addEventListener(topic, (event) => {
+        if (event.lastEventId) state.lastEventId = event.lastEventId;
+        onAssignmentEvent(topic, event.data);
+      });
+    }
+  }
+
+  /** The browser gave up on the stream (an HTTP error): stop if signed out, else retry later. */
+  async function recoverStream(source) {
+    source.close();
+    state.source = null;
+    setPush("retrying");
+    try {
+      await api("/api/v1/auth/me");
+    } catch (err) {
+      if (err.status === 401) {
+        closeStream();
+        showSignIn();
+        return;
+      }
+    }
+    state.streamTimer = setTimeout(connectStream, state.streamRetryMs);
+    state.streamRetryMs = Math.min(state.streamRetryMs * 2, STREAM_MAX_RETRY_MS);
+  }
+
+  function onAssignmentEvent(topic, raw) {
+    let data;
+    try {
+      data = JSON.parse(raw);
+    } catch (err) {
+      console.warn("bad event", topic, err);
+      return;
+    }
+    const assignment = data.assignment || {};
+    if (topic === "dispatch.assigned" && assignment.status === "assigned" && navigator.vibrate) {
+      navigator.vibrate([300, 150, 300]);
+    }
+    loadAssignments();
+    if (topic === "dispatch.assigned" || topic === "dispatch.cancelled") loadUnit();
   }
 
   function codeCheckpoint(code) {
@@ -611,7 +712,25 @@
     return state.incidents.get(id);
   }
 
-  async function loadAssignments() {
+  /** Reload the list. A call during a load makes one more load after it (never two at
+   * once, so an older answer cannot overwrite a newer one) and resolves after that one. */
+  function loadAssignments() {
+    if (state.nextAssignments) return state.nextAssignments;
+    if (state.loadingAssignments) {
+      const again = () => {
+        state.nextAssignments = null;
+        return loadAssignments();
+      };
+      state.nextAssignments = state.loadingAssignments.then(again, again);
+      return state.nextAssignments;
+    }
+    state.loadingAssignments = fetchAssignments().finally(() => {
+      state.loadingAssignments = null;
+    });
+    return state.loadingAssignments;
+  }
+
+  async function fetchAssignments() {
     let rows;
     try {
       rows = await api("/api/v1/dispatch/assignments?active=true");
