@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -124,6 +127,14 @@ class WriteGate:
 
 
 BUSY_TIMEOUT_MS = 30000
+# How a writer waiting for the file gate polls: first after 0.5 ms, the sleeps growing to
+# 5 ms, so a freed lock is taken within 5 ms (SQLite's busy handler sleeps up to 100 ms).
+GATE_POLL_FIRST_S = 0.0005
+GATE_POLL_MAX_S = 0.005
+
+
+class WriteGateTimeout(sqlite3.OperationalError):
+    """The write gate stayed shut for the busy timeout; what SQLite says when it is busy."""
 
 
 class FileGate:
@@ -131,34 +142,61 @@ class FileGate:
 
     The MQTT gateway writes from a process of its own. Without this, a press waiting for
     the web process's writers would poll in SQLite's busy handler, whose sleeps grow to
-    100 ms, and lose the race to each next web request. Here writers wait in the kernel
-    (flock) and wake as soon as the lock is free; a normal writer first passes a
-    turnstile, so at most one of them competes with an urgent writer for the lock.
+    100 ms, and lose the race to each next web request. Here writers take an ``flock``
+    without blocking and, while another process holds it, try again after sleeps that
+    grow from 0.5 ms to 5 ms, so a freed lock is taken within 5 ms. A normal writer first
+    passes a turnstile, so at most one of them competes with an urgent writer for the lock.
+
+    A writer gives up after ``timeout_s`` (by default SQLite's busy timeout,
+    ``BUSY_TIMEOUT_MS``) with ``WriteGateTimeout``, a ``sqlite3.OperationalError`` saying
+    "database is locked" as SQLite itself does, and holds nothing afterwards: a holder
+    that hangs makes other writers fail as a busy database would, never wait forever.
     Processes that do not use the gate (a migration, the sqlite3 shell) still meet
     SQLite's own lock and busy timeout.
     """
 
-    def __init__(self, database_path: str) -> None:
+    def __init__(self, database_path: str, *, timeout_s: float | None = None) -> None:
         self._write = database_path + "-writer.lock"
         self._turnstile = database_path + "-turnstile.lock"
+        self.timeout_s = BUSY_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
 
-    @staticmethod
-    def _lock(path: str) -> int:
+    def _lock(self, path: str, deadline: float | None = None) -> tuple[int, float | None]:
+        """Take the lock on ``path``; returns its descriptor and the deadline, which is
+        set at the first sign of a wait (so the uncontended path reads no clock)."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            pause = GATE_POLL_FIRST_S
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd, deadline
+                except BlockingIOError:
+                    pass
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.timeout_s
+                elif now >= deadline:
+                    raise WriteGateTimeout(
+                        f"database is locked: another process held {os.path.basename(path)} "
+                        f"for the busy timeout ({self.timeout_s:g} s)"
+                    )
+                time.sleep(min(pause, deadline - now))
+                pause = min(pause * 1.5, GATE_POLL_MAX_S)
         except BaseException:
             os.close(fd)
             raise
-        return fd
 
     def acquire(self, *, urgent: bool) -> int:
-        """Block until this process may write; returns the token to release."""
+        """Wait until this process may write; returns the token to release.
+
+        Raises ``WriteGateTimeout`` after ``timeout_s`` of waiting in all (turnstile and
+        lock together).
+        """
         if urgent:
-            return self._lock(self._write)
-        turnstile = self._lock(self._turnstile)
+            return self._lock(self._write)[0]
+        turnstile, deadline = self._lock(self._turnstile)
         try:
-            return self._lock(self._write)
+            return self._lock(self._write, deadline)[0]
         finally:
             os.close(turnstile)
 
@@ -216,6 +254,10 @@ def make_engine(url: str) -> Engine:
                 if files is not None and "file_gate" not in conn.info:
                     conn.info["file_gate"] = files.acquire(urgent=urgent)
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except WriteGateTimeout as exc:
+                release(conn.info)
+                # The same exception a busy BEGIN IMMEDIATE raises, so callers see one error.
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             except BaseException:
                 release(conn.info)
                 raise
