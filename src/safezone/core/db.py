@@ -128,9 +128,11 @@ class WriteGate:
 
 BUSY_TIMEOUT_MS = 30000
 # How a writer waiting for the file gate polls: first after 0.5 ms, the sleeps growing to
-# 5 ms, so a freed lock is taken within 5 ms (SQLite's busy handler sleeps up to 100 ms).
+# 5 ms (1 ms for an SOS), so a freed lock is taken within a few ms; SQLite's busy handler
+# sleeps up to 100 ms.
 GATE_POLL_FIRST_S = 0.0005
 GATE_POLL_MAX_S = 0.005
+GATE_POLL_MAX_URGENT_S = 0.001
 
 
 class WriteGateTimeout(sqlite3.OperationalError):
@@ -142,10 +144,13 @@ class FileGate:
 
     The MQTT gateway writes from a process of its own. Without this, a press waiting for
     the web process's writers would poll in SQLite's busy handler, whose sleeps grow to
-    100 ms, and lose the race to each next web request. Here writers take an ``flock``
-    without blocking and, while another process holds it, try again after sleeps that
-    grow from 0.5 ms to 5 ms, so a freed lock is taken within 5 ms. A normal writer first
-    passes a turnstile, so at most one of them competes with an urgent writer for the lock.
+    100 ms, and lose the race to each next web request. Here writers take an ``flock`` on
+    ``<db>-writer.lock`` without blocking and, while another process holds it, try again
+    after sleeps that grow from 0.5 ms to 5 ms (to 1 ms for an SOS), so a freed lock is
+    taken within a few ms. A normal writer first passes a turnstile, so at most one of
+    them competes with an urgent writer for the lock, and while an urgent writer waits it
+    says so with a shared lock on ``<db>-urgent.lock``: a normal writer that has to wait
+    does not try the writer lock while that is held, so the SOS takes it next.
 
     A writer gives up after ``timeout_s`` (by default SQLite's busy timeout,
     ``BUSY_TIMEOUT_MS``) with ``WriteGateTimeout``, a ``sqlite3.OperationalError`` saying
@@ -158,20 +163,39 @@ class FileGate:
     def __init__(self, database_path: str, *, timeout_s: float | None = None) -> None:
         self._write = database_path + "-writer.lock"
         self._turnstile = database_path + "-turnstile.lock"
+        self._urgent = database_path + "-urgent.lock"
         self.timeout_s = BUSY_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
 
-    def _lock(self, path: str, deadline: float | None = None) -> tuple[int, float | None]:
+    @staticmethod
+    def _may_try(marker: int, urgent: bool) -> bool:
+        """Whether a waiting writer tries the writer lock now. An urgent one renews its
+        shared lock on the marker and always tries; a normal one tries only when it can
+        take the marker exclusively, that is when no urgent writer is waiting."""
+        try:
+            fcntl.flock(marker, (fcntl.LOCK_SH if urgent else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return urgent  # an SOS waits: a normal writer stays back this round
+        if not urgent:
+            fcntl.flock(marker, fcntl.LOCK_UN)
+        return True
+
+    def _lock(
+        self, path: str, deadline: float | None = None, *, urgent: bool = False
+    ) -> tuple[int, float | None]:
         """Take the lock on ``path``; returns its descriptor and the deadline, which is
         set at the first sign of a wait (so the uncontended path reads no clock)."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        marker: int | None = None
         try:
             pause = GATE_POLL_FIRST_S
+            longest = GATE_POLL_MAX_URGENT_S if urgent else GATE_POLL_MAX_S
             while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return fd, deadline
-                except BlockingIOError:
-                    pass
+                if marker is None or self._may_try(marker, urgent):
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        return fd, deadline
+                    except BlockingIOError:
+                        pass
                 now = time.monotonic()
                 if deadline is None:
                     deadline = now + self.timeout_s
@@ -180,11 +204,18 @@ class FileGate:
                         f"database is locked: another process held {os.path.basename(path)} "
                         f"for the busy timeout ({self.timeout_s:g} s)"
                     )
+                if marker is None and path == self._write:
+                    marker = os.open(self._urgent, os.O_RDWR | os.O_CREAT, 0o600)
+                    if urgent:
+                        self._may_try(marker, urgent)  # mark it before sleeping
                 time.sleep(min(pause, deadline - now))
-                pause = min(pause * 1.5, GATE_POLL_MAX_S)
+                pause = min(pause * 1.5, longest)
         except BaseException:
             os.close(fd)
             raise
+        finally:
+            if marker is not None:
+                os.close(marker)  # an urgent writer's mark ends with its wait
 
     def acquire(self, *, urgent: bool) -> int:
         """Wait until this process may write; returns the token to release.
@@ -193,7 +224,7 @@ class FileGate:
         lock together).
         """
         if urgent:
-            return self._lock(self._write)[0]
+            return self._lock(self._write, urgent=True)[0]
         turnstile, deadline = self._lock(self._turnstile)
         try:
             return self._lock(self._write, deadline)[0]
