@@ -180,36 +180,48 @@ class FileGate:
         return True
 
     def _lock(
-        self, path: str, deadline: float | None = None, *, urgent: bool = False
+        self, path: str, deadline: float | None = None, urgent: bool = False
     ) -> tuple[int, float | None]:
         """Take the lock on ``path``; returns its descriptor and the deadline, which is
         set at the first sign of a wait (so the uncontended path reads no clock)."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fd, self._wait(fd, path, deadline, urgent)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, deadline
+
+    def _wait(self, fd: int, path: str, deadline: float | None, urgent: bool) -> float:
+        """Poll until ``fd`` holds its lock; returns the deadline. Closes ``fd`` and
+        raises ``WriteGateTimeout`` when the deadline passes."""
         marker: int | None = None
         try:
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + self.timeout_s
+            if path == self._write:
+                marker = os.open(self._urgent, os.O_RDWR | os.O_CREAT, 0o600)
+                if urgent:
+                    self._may_try(marker, urgent)  # mark it before sleeping
             pause = GATE_POLL_FIRST_S
             longest = GATE_POLL_MAX_URGENT_S if urgent else GATE_POLL_MAX_S
-            while True:
+            while now < deadline:
+                time.sleep(min(pause, deadline - now))
+                pause = min(pause * 1.5, longest)
                 if marker is None or self._may_try(marker, urgent):
                     try:
                         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        return fd, deadline
+                        return deadline
                     except BlockingIOError:
                         pass
                 now = time.monotonic()
-                if deadline is None:
-                    deadline = now + self.timeout_s
-                elif now >= deadline:
-                    raise WriteGateTimeout(
-                        f"database is locked: another process held {os.path.basename(path)} "
-                        f"for the busy timeout ({self.timeout_s:g} s)"
-                    )
-                if marker is None and path == self._write:
-                    marker = os.open(self._urgent, os.O_RDWR | os.O_CREAT, 0o600)
-                    if urgent:
-                        self._may_try(marker, urgent)  # mark it before sleeping
-                time.sleep(min(pause, deadline - now))
-                pause = min(pause * 1.5, longest)
+            raise WriteGateTimeout(
+                f"database is locked: another process held {os.path.basename(path)} "
+                f"for the busy timeout ({self.timeout_s:g} s)"
+            )
         except BaseException:
             os.close(fd)
             raise
@@ -224,7 +236,7 @@ class FileGate:
         lock together).
         """
         if urgent:
-            return self._lock(self._write, urgent=True)[0]
+            return self._lock(self._write, None, True)[0]
         turnstile, deadline = self._lock(self._turnstile)
         try:
             return self._lock(self._write, deadline)[0]
