@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -124,6 +127,16 @@ class WriteGate:
 
 
 BUSY_TIMEOUT_MS = 30000
+# How a writer waiting for the file gate polls: first after 0.5 ms, the sleeps growing to
+# 5 ms (1 ms for an SOS), so a freed lock is taken within a few ms; SQLite's busy handler
+# sleeps up to 100 ms.
+GATE_POLL_FIRST_S = 0.0005
+GATE_POLL_MAX_S = 0.005
+GATE_POLL_MAX_URGENT_S = 0.001
+
+
+class WriteGateTimeout(sqlite3.OperationalError):
+    """The write gate stayed shut for the busy timeout; what SQLite says when it is busy."""
 
 
 class FileGate:
@@ -131,34 +144,102 @@ class FileGate:
 
     The MQTT gateway writes from a process of its own. Without this, a press waiting for
     the web process's writers would poll in SQLite's busy handler, whose sleeps grow to
-    100 ms, and lose the race to each next web request. Here writers wait in the kernel
-    (flock) and wake as soon as the lock is free; a normal writer first passes a
-    turnstile, so at most one of them competes with an urgent writer for the lock.
+    100 ms, and lose the race to each next web request. Here writers take an ``flock`` on
+    ``<db>-writer.lock`` without blocking and, while another process holds it, try again
+    after sleeps that grow from 0.5 ms to 5 ms (to 1 ms for an SOS), so a freed lock is
+    taken within a few ms. A normal writer first passes a turnstile, so at most one of
+    them competes with an urgent writer for the lock, and while an urgent writer waits it
+    says so with a shared lock on ``<db>-urgent.lock``: a normal writer that has to wait
+    does not try the writer lock while that is held, so the SOS takes it next.
+
+    A writer gives up after ``timeout_s`` (by default SQLite's busy timeout,
+    ``BUSY_TIMEOUT_MS``) with ``WriteGateTimeout``, a ``sqlite3.OperationalError`` saying
+    "database is locked" as SQLite itself does, and holds nothing afterwards: a holder
+    that hangs makes other writers fail as a busy database would, never wait forever.
     Processes that do not use the gate (a migration, the sqlite3 shell) still meet
     SQLite's own lock and busy timeout.
     """
 
-    def __init__(self, database_path: str) -> None:
+    def __init__(self, database_path: str, *, timeout_s: float | None = None) -> None:
         self._write = database_path + "-writer.lock"
         self._turnstile = database_path + "-turnstile.lock"
+        self._urgent = database_path + "-urgent.lock"
+        self.timeout_s = BUSY_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
 
     @staticmethod
-    def _lock(path: str) -> int:
+    def _may_try(marker: int, urgent: bool) -> bool:
+        """Whether a waiting writer tries the writer lock now. An urgent one renews its
+        shared lock on the marker and always tries; a normal one tries only when it can
+        take the marker exclusively, that is when no urgent writer is waiting."""
+        try:
+            fcntl.flock(marker, (fcntl.LOCK_SH if urgent else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return urgent  # an SOS waits: a normal writer stays back this round
+        if not urgent:
+            fcntl.flock(marker, fcntl.LOCK_UN)
+        return True
+
+    def _lock(
+        self, path: str, deadline: float | None = None, urgent: bool = False
+    ) -> tuple[int, float | None]:
+        """Take the lock on ``path``; returns its descriptor and the deadline, which is
+        set at the first sign of a wait (so the uncontended path reads no clock)."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fd, self._wait(fd, path, deadline, urgent)
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        return fd, deadline
+
+    def _wait(self, fd: int, path: str, deadline: float | None, urgent: bool) -> float:
+        """Poll until ``fd`` holds its lock; returns the deadline. Closes ``fd`` and
+        raises ``WriteGateTimeout`` when the deadline passes."""
+        marker: int | None = None
+        try:
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + self.timeout_s
+            if path == self._write:
+                marker = os.open(self._urgent, os.O_RDWR | os.O_CREAT, 0o600)
+                if urgent:
+                    self._may_try(marker, urgent)  # mark it before sleeping
+            pause = GATE_POLL_FIRST_S
+            longest = GATE_POLL_MAX_URGENT_S if urgent else GATE_POLL_MAX_S
+            while now < deadline:
+                time.sleep(min(pause, deadline - now))
+                pause = min(pause * 1.5, longest)
+                if marker is None or self._may_try(marker, urgent):
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        return deadline
+                    except BlockingIOError:
+                        pass
+                now = time.monotonic()
+            raise WriteGateTimeout(
+                f"database is locked: another process held {os.path.basename(path)} "
+                f"for the busy timeout ({self.timeout_s:g} s)"
+            )
+        except BaseException:
+            os.close(fd)
+            raise
+        finally:
+            if marker is not None:
+                os.close(marker)  # an urgent writer's mark ends with its wait
 
     def acquire(self, *, urgent: bool) -> int:
-        """Block until this process may write; returns the token to release."""
+        """Wait until this process may write; returns the token to release.
+
+        Raises ``WriteGateTimeout`` after ``timeout_s`` of waiting in all (turnstile and
+        lock together).
+        """
         if urgent:
-            return self._lock(self._write)
-        turnstile = self._lock(self._turnstile)
+            return self._lock(self._write, None, True)[0]
+        turnstile, deadline = self._lock(self._turnstile)
         try:
-            return self._lock(self._write)
+            return self._lock(self._write, deadline)[0]
         finally:
             os.close(turnstile)
 
@@ -216,6 +297,10 @@ def make_engine(url: str) -> Engine:
                 if files is not None and "file_gate" not in conn.info:
                     conn.info["file_gate"] = files.acquire(urgent=urgent)
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except WriteGateTimeout as exc:
+                release(conn.info)
+                # The same exception a busy BEGIN IMMEDIATE raises, so callers see one error.
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             except BaseException:
                 release(conn.info)
                 raise

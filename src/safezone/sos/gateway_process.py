@@ -5,7 +5,8 @@ under load a press waits for request handlers before it is even read from the so
 In its own process it has a core's worth of Python to itself: it reads the press, stores
 it (durable before acknowledged, as always) and hands the committed events to the web
 process through a pipe, where event streams send them at once (``StreamHub``) and the
-relay publishes them to the bus.
+relay publishes them to the bus. The storing threads never wait on that pipe
+(``EventHandOver``): a stalled web process delays screen updates, never an SOS.
 
 The web process supervises it: a gateway that dies is started again, and it dies with
 the web process (on Linux through PR_SET_PDEATHSIG, elsewhere by watching its parent),
@@ -24,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -37,6 +39,9 @@ RESTART_DELAY_S = 1.0  # after a crash; doubled for each quick crash after it
 RESTART_DELAY_MAX_S = 30.0
 STABLE_AFTER_S = 60.0  # a gateway up this long crashed once, not in a loop
 _PR_SET_PDEATHSIG = 1
+# Committed batches waiting for the pipe: at two events a batch or more, more than the web
+# process's hub keeps (realtime.service.RECENT_EVENTS, 2,048); older ones it would evict.
+HANDOVER_BATCHES = 1024
 
 
 def restart_delay(quick_crashes: int) -> float:
@@ -61,6 +66,98 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _web_process_gone() -> None:
+    os._exit(1)  # the web process restarts us if it comes back
+
+
+class EventHandOver:
+    """Hands committed events to the web process without ever blocking a storing thread.
+
+    ``committed`` (a commit listener) only queues the batch; a sender thread of its own
+    writes the queue to the pipe. If the web process stops reading (its event loop
+    stalled), the pipe fills and only the sender waits, while presses go on being stored
+    and acknowledged. The queue holds ``capacity`` batches; when full, the oldest batch
+    is dropped and counted (``dropped``), with one warning per burst of drops. Dropping
+    loses no event: every event is in the outbox, the web process's relay publishes from
+    there on its next poll, and its event streams read the outbox whenever the ids they
+    are handed have a gap (``StreamHub.recent_after``). A dropped batch only delays a
+    screen update. When the web process is gone (the pipe is closed), the sender calls
+    ``on_gone``, which by default ends this process.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        capacity: int = HANDOVER_BATCHES,
+        on_gone: Callable[[], None] = _web_process_gone,
+    ) -> None:
+        self._conn = conn
+        self._capacity = capacity
+        self._on_gone = on_gone
+        self._pending: deque[list[Event]] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._burst = 0  # batches dropped since the queue last emptied
+        self.dropped = 0  # batches dropped in all
+        self._thread = threading.Thread(
+            target=self._send_all, name="gateway-events-out", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop sending; what is still queued is in the outbox anyway."""
+        with self._cond:
+            self._closed = True
+            self._pending.clear()
+            self._cond.notify()
+
+    def committed(self, events: list[Event]) -> None:
+        if not events:
+            return
+        with self._cond:
+            if self._closed:
+                return
+            dropped = None
+            if len(self._pending) >= self._capacity:
+                dropped = self._pending.popleft()
+                self.dropped += 1
+                self._burst += 1
+            first_of_burst = self._burst == 1 and dropped is not None
+            self._pending.append(events)
+            self._cond.notify()
+        if dropped is not None and first_of_burst:
+            log.warning(
+                "the web process is not reading committed events; dropping the oldest "
+                "(events %d-%d); its screens will catch up from the outbox",
+                dropped[0].id,
+                dropped[-1].id,
+            )
+
+    def _send_all(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    if self._burst:
+                        log.info(
+                            "the web process reads committed events again; "
+                            "%d batches were dropped meanwhile",
+                            self._burst,
+                        )
+                        self._burst = 0
+                    self._cond.wait()
+                if self._closed:
+                    return
+                events = self._pending.popleft()
+            try:
+                self._conn.send(events)
+            except OSError:
+                self._on_gone()
+                return
+
+
 def _run(
     settings: Settings,
     events_out: Connection,
@@ -76,18 +173,9 @@ def _run(
     from safezone.sos.gateway import MqttGateway
 
     db = Database(settings.resolved_database_url)
-    send_lock = threading.Lock()
-
-    def committed(events: list[Event]) -> None:
-        if not events:
-            return
-        try:
-            with send_lock:
-                events_out.send(events)
-        except OSError:  # the web process is gone; it restarts us if it comes back
-            os._exit(1)
-
-    db.commit_listeners.append(committed)
+    hand_over = EventHandOver(events_out)
+    hand_over.start()
+    db.commit_listeners.append(hand_over.committed)
     gateway = MqttGateway(
         db,
         url=settings.mqtt_url or "",
@@ -100,6 +188,7 @@ def _run(
         stop.poll(None)  # a word from the web process, or its end of the pipe closing
     finally:
         gateway.stop()
+        hand_over.close()
         db.dispose()
 
 
