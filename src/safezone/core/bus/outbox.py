@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -114,44 +113,21 @@ def last_id(session: Session) -> int:
     return int(value or 0)
 
 
-MARK_EVERY_S = 0.5  # published events are marked in one write at most this often
-MARK_BATCH = 500  # ... or as soon as this many wait to be marked
-FETCH_BATCH = 500
-
-
 class OutboxRelay:
     """Publishes committed outbox rows to the bus, oldest first, at least once.
 
     ``nudge()`` is called after each commit so events go out at once; the interval is
     only the fallback for rows committed by another process.
-
-    Marking rows published is a write, and on SQLite every write waits for the one
-    database lock that an SOS also needs. Published ids are therefore remembered and
-    marked together, every ``mark_every_s`` or ``MARK_BATCH`` events, instead of once per
-    commit (under load that was a write transaction for nearly every request). A crash
-    before the mark means those events are published again at the next start, which the
-    at-least-once contract already allows (consumers dedupe by ``event_id``).
     """
 
-    def __init__(
-        self,
-        db: Database,
-        bus: EventBus,
-        *,
-        interval_s: float,
-        mark_every_s: float = MARK_EVERY_S,
-    ) -> None:
+    def __init__(self, db: Database, bus: EventBus, *, interval_s: float) -> None:
         self.db = db
         self.bus = bus
         self.interval_s = interval_s
-        self.mark_every_s = mark_every_s
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._unmarked: list[int] = []  # published, not yet marked, oldest first
-        self._mark_due: float | None = None  # monotonic time by which to mark them
-        self.marks = 0  # write transactions spent on marking
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -174,21 +150,16 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        try:
-            await self._flush_marks()
-        except Exception:  # the database may be gone first: they are published again
-            log.warning("could not mark %d published events at stop", len(self._unmarked))
 
-    def _fetch(self, skip: frozenset[int]) -> list[Event]:
-        """Unpublished rows, oldest first, leaving out those published but not marked."""
+    def _fetch(self) -> list[Event]:
         with self.db.reader() as session:
             rows = session.scalars(
                 select(OutboxEvent)
                 .where(OutboxEvent.published_at.is_(None))
                 .order_by(OutboxEvent.id)
-                .limit(FETCH_BATCH + len(skip))
+                .limit(500)
             ).all()
-            return [r.to_event() for r in rows if r.id not in skip][:FETCH_BATCH]
+            return [r.to_event() for r in rows]
 
     def _mark(self, ids: list[int]) -> None:
         with self.db.transaction() as session:
@@ -196,61 +167,37 @@ class OutboxRelay:
                 update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=utcnow())
             )
 
-    async def _flush_marks(self) -> None:
-        """Mark every event published so far (one write), if there are any."""
-        if self._unmarked:
-            ids = list(self._unmarked)
-            await asyncio.to_thread(self._mark, ids)
-            del self._unmarked[: len(ids)]
-            self.marks += 1
-        self._mark_due = None
-
-    async def _publish_pending(self) -> int:
-        """Publish every committed event not published yet; their marks may wait."""
+    async def drain(self) -> int:
+        """Publish everything pending; returns how many events went out."""
         sent = 0
         while True:
-            events = await asyncio.to_thread(self._fetch, frozenset(self._unmarked))
+            events = await asyncio.to_thread(self._fetch)
             if not events:
                 return sent
+            published: list[int] = []
             try:
                 for event in events:
                     await self.bus.publish(event)
-                    self._unmarked.append(event.id)
-                    sent += 1
+                    published.append(event.id)
             finally:
-                # What went out is marked even if the bus failed part-way: not resent.
-                if self._unmarked and self._mark_due is None:
-                    self._mark_due = time.monotonic() + self.mark_every_s
-            if len(self._unmarked) >= MARK_BATCH:
-                await self._flush_marks()
-
-    async def drain(self) -> int:
-        """Publish everything pending and mark it published; returns how many went out."""
-        try:
-            return await self._publish_pending()
-        finally:
-            await self._flush_marks()
+                # Mark what went out even if the bus failed part-way, so it is not resent.
+                if published:
+                    await asyncio.to_thread(self._mark, published)
+                    sent += len(published)
 
     async def _run(self) -> None:
         backoff = self.interval_s
         while not self._stopping:
-            timeout = backoff
             try:
-                await self._publish_pending()
-                if self._mark_due is not None and time.monotonic() >= self._mark_due:
-                    await self._flush_marks()
+                await self.drain()
                 backoff = self.interval_s
-                timeout = backoff
-                if self._mark_due is not None:
-                    timeout = min(timeout, max(self._mark_due - time.monotonic(), 0.0))
             except asyncio.CancelledError:
                 raise
             except ConnectionError as exc:
                 # The bus is down (NATS restarting): events wait in the outbox meanwhile.
                 backoff = min(backoff * 2, 30.0)
-                timeout = backoff
                 log.warning("event bus unavailable (%s); retrying in %.0f s", exc, backoff)
             except Exception:
                 log.exception("outbox relay failed; retrying")
-            await wait_or_timeout(self._wake, timeout)
+            await wait_or_timeout(self._wake, backoff)
             self._wake.clear()
