@@ -70,6 +70,31 @@ def test_an_urgent_writer_passes_writers_queued_at_the_turnstile(path):
     assert order[0] == "sos", order
 
 
+def test_a_normal_writer_arriving_as_the_lock_frees_does_not_pass_a_waiting_sos(path):
+    """The SOS polls (it may be asleep the moment the holder lets go); a normal writer
+    that arrives just then must still go after it."""
+    holder = hold(path + "-writer.lock")
+    order: list[str] = []
+
+    def sos() -> None:
+        gate = FileGate(path)
+        held = gate.acquire(urgent=True)
+        order.append("sos")
+        time.sleep(0.05)
+        gate.release(held)
+
+    thread = threading.Thread(target=sos)
+    thread.start()
+    time.sleep(0.1)  # the SOS is waiting and has marked itself
+    gate = FileGate(path)
+    os.close(holder)  # the lock frees ...
+    token = gate.acquire(urgent=False)  # ... and a normal writer arrives at that moment
+    order.append("normal")
+    gate.release(token)
+    thread.join(5)
+    assert order == ["sos", "normal"]
+
+
 def hold(lock_file: str) -> int:
     """Another process's hold on a gate lock: flock locks belong to the open file
     description, so a descriptor of our own contends like a second process."""

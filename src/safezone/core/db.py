@@ -149,8 +149,8 @@ class FileGate:
     after sleeps that grow from 0.5 ms to 5 ms (to 1 ms for an SOS), so a freed lock is
     taken within a few ms. A normal writer first passes a turnstile, so at most one of
     them competes with an urgent writer for the lock, and while an urgent writer waits it
-    says so with a shared lock on ``<db>-urgent.lock``: a normal writer that has to wait
-    does not try the writer lock while that is held, so the SOS takes it next.
+    says so with a shared lock on ``<db>-urgent.lock``: a normal writer does not try the
+    writer lock while that is held, on arrival or while waiting, so the SOS takes it next.
 
     A writer gives up after ``timeout_s`` (by default SQLite's busy timeout,
     ``BUSY_TIMEOUT_MS``) with ``WriteGateTimeout``, a ``sqlite3.OperationalError`` saying
@@ -186,13 +186,27 @@ class FileGate:
         set at the first sign of a wait (so the uncontended path reads no clock)."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # A normal writer arriving while an SOS waits does not snatch the lock in the
+            # moment it is freed (the SOS may be asleep between polls): it waits behind it.
+            must_wait = path == self._write and not urgent and self._sos_waiting()
+            if not must_wait:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return fd, self._wait(fd, path, deadline, urgent)
+            must_wait = True
         except BaseException:
             os.close(fd)
             raise
+        if must_wait:
+            return fd, self._wait(fd, path, deadline, urgent)
         return fd, deadline
+
+    def _sos_waiting(self) -> bool:
+        """Whether an urgent writer is marked waiting (a normal writer's first look)."""
+        marker = os.open(self._urgent, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            return not self._may_try(marker, False)
+        finally:
+            os.close(marker)
 
     def _wait(self, fd: int, path: str, deadline: float | None, urgent: bool) -> float:
         """Poll until ``fd`` holds its lock; returns the deadline. Closes ``fd`` and
