@@ -423,8 +423,11 @@ def _retire_checkpoint(session: Session, row: HouseWatchRequest, *, actor: str) 
 def cancel(
     session: Session, *, request_id: int, principal: Principal, today: date
 ) -> HouseWatchRequest:
-    """The owner is back early or changed plans: the watch stops from today."""
-    row = get_request(session, request_id=request_id, principal=principal)
+    """The owner is back early or changed plans: the watch stops from today.
+
+    The row is locked like a decision's, so a cancel racing an approval sees the approval
+    (and retires its code and stops) instead of overwriting it."""
+    row = get_request(session, request_id=request_id, principal=principal, lock=True)
     if row.owner_user_id != principal.user_id:
         raise NotFound(f"No house-watch request {request_id} of yours.", field="request_id")
     if row.status not in OPEN:
@@ -563,6 +566,8 @@ def send_summaries(
         select(HouseWatchRequest)
         .where(HouseWatchRequest.status == "approved", HouseWatchRequest.ends_on < today)
         .order_by(HouseWatchRequest.id)
+        .with_for_update()  # an owner's cancel at the same moment waits, then sees "completed"
+        .execution_options(populate_existing=True)
     ).all()
     done = []
     for row in rows:
