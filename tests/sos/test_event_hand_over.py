@@ -130,3 +130,25 @@ def test_the_sender_reports_the_web_process_gone_and_commits_do_not_wait():
     hand_over.committed(batch(1))  # does not raise in the storing thread
     assert reported.wait(5)
     assert gone_in == ["gateway-events-out"]
+
+
+def test_a_batch_that_cannot_be_sent_does_not_end_the_sender(caplog):
+    """A batch the pipe refuses (it cannot be pickled, say) is logged and skipped; the
+    batches after it still reach the web process."""
+    sent: list[list[int]] = []
+
+    class PickyPipe:
+        def send(self, events: list[Event]) -> None:
+            if events[0].id == 2:
+                raise TypeError("cannot pickle this payload")
+            sent.append([e.id for e in events])
+
+    hand_over = EventHandOver(PickyPipe(), on_gone=lambda: None)  # type: ignore[arg-type]
+    hand_over.start()
+    with caplog.at_level(logging.ERROR):
+        for first in (1, 2, 3):
+            hand_over.committed(batch(first))
+        until(lambda: len(sent) == 2)
+    hand_over.close()
+    assert sent == [[1], [3]]
+    assert "could not be sent" in caplog.text

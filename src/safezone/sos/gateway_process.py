@@ -156,6 +156,8 @@ class EventHandOver:
             except OSError:
                 self._on_gone()
                 return
+            except Exception:  # one batch that cannot be sent must not end the sender
+                log.exception("a batch of %d committed events could not be sent", len(events))
 
 
 def _run(
