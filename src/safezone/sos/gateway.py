@@ -79,6 +79,11 @@ def _is_routine(message: mqtt.MQTTMessage) -> bool:
     return isinstance(data, dict) and data.get("type") == "heartbeat"
 
 
+def _database_busy(exc: BaseException) -> bool:
+    """SQLite's (or the file write gate's) "database is locked" after the busy timeout."""
+    return "database is locked" in str(exc)
+
+
 def box_id_of(topic: str) -> str | None:
     parts = topic.split("/")
     if len(parts) == 4 and parts[0] == "safezone" and parts[1] == "sos" and parts[2]:
@@ -242,18 +247,18 @@ class MqttGateway:
             ):
                 for message in batch:
                     self._apply(session, message)
-        except Exception:
-            log.exception("a batch of %d MQTT messages failed; retrying one by one", len(batch))
-            stored = []
-            for message in batch:
-                try:
-                    with self.db.transaction(urgent=urgent) as session:
-                        self._apply(session, message)
-                    stored.append(message)
-                except Exception:
-                    log.exception("MQTT message on %s could not be stored", message.topic)
-            failed = len(batch) - len(stored)
-            batch = stored
+        except Exception as exc:
+            if _database_busy(exc):
+                # Another writer held the database for the whole busy timeout: one by one
+                # would wait that long again per message. The broker redelivers presses.
+                log.error(
+                    "the database stayed locked; %d MQTT messages left to redelivery: %s",
+                    len(batch),
+                    exc,
+                )
+                failed, batch = len(batch), []
+            else:
+                failed, batch = self._store_one_by_one(batch, urgent=urgent)
         else:
             failed = 0
         if urgent:
@@ -264,6 +269,22 @@ class MqttGateway:
             self.processed += len(batch)
         if failed and urgent:
             self._redeliver()
+
+    def _store_one_by_one(
+        self, batch: list[mqtt.MQTTMessage], *, urgent: bool
+    ) -> tuple[int, list[mqtt.MQTTMessage]]:
+        """After a failed batch: each message in a transaction of its own, so one bad
+        message does not hold back the others. Returns (failed count, stored)."""
+        log.exception("a batch of %d MQTT messages failed; retrying one by one", len(batch))
+        stored = []
+        for message in batch:
+            try:
+                with self.db.transaction(urgent=urgent) as session:
+                    self._apply(session, message)
+                stored.append(message)
+            except Exception:
+                log.exception("MQTT message on %s could not be stored", message.topic)
+        return len(batch) - len(stored), stored
 
     def _redeliver(self) -> None:
         """Unacknowledged messages come back only on a new connection: after a pause
