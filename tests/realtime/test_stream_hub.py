@@ -105,3 +105,52 @@ def test_a_stream_woken_only_by_events_it_does_not_want_still_sends_keepalives(d
     seen = asyncio.run(run())
     assert seen[-1] == ": keepalive\n\n", seen
     assert not any(frame.startswith("id:") for frame in seen)
+
+
+def test_a_replay_through_unwanted_rows_stops_when_the_client_goes(db, monkeypatch):
+    """An officer's replay from the beginning reads batch after batch of rows it does not
+    want; a client that has gone must not keep it reading the whole history."""
+    from safezone.audit import service as audit_service
+    from safezone.core.bus import outbox
+
+    for n in range(10):
+        with db.transaction() as session:
+            audit_service.record(
+                session,
+                actor="t",
+                action="incident.note",
+                object_type="incident",
+                object_id=n,
+                station_id="MDH",
+                event={"n": n},
+            )
+    monkeypatch.setattr(realtime, "READ_BATCH", 2)
+    reads: list[int] = []
+    read_after = outbox.read_after
+
+    def counted(session, **kwargs):
+        reads.append(kwargs["after_id"])
+        return read_after(session, **kwargs)
+
+    monkeypatch.setattr(outbox, "read_after", counted)
+
+    async def gone() -> bool:
+        return True
+
+    async def run() -> list[str]:
+        hub = StreamHub(MemoryBus())
+        frames = realtime.stream(
+            db=db,
+            hub=hub,
+            events=realtime.StreamFilter(station_id="MDH", topic_prefixes=("dispatch.",)),
+            last_event_id=0,
+            poll_s=0.2,
+            is_disconnected=gone,
+        )
+        seen = [frame async for frame in frames]
+        hub.close()
+        return seen
+
+    seen = asyncio.run(asyncio.wait_for(run(), timeout=10))
+    assert len(reads) == 1, reads
+    assert not any(frame.startswith("id:") for frame in seen)

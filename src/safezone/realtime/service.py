@@ -168,6 +168,10 @@ async def stream(
         with db.reader() as session:
             return outbox.last_id(session)
 
+    async def gone() -> bool:
+        awaitable = is_disconnected()
+        return bool(asyncio.iscoroutine(awaitable) and await awaitable)
+
     position = last_event_id if last_event_id is not None else await asyncio.to_thread(current)
     waiter = hub.waiter()
     clock = asyncio.get_running_loop().time
@@ -192,9 +196,10 @@ async def stream(
                 position = last
                 if recent is None:
                     woken = False  # read on until the outbox has nothing more
+                    if not wanted and await gone():
+                        return  # a replay through rows it does not want: stop with the client
                 continue
-            awaitable = is_disconnected()
-            if asyncio.iscoroutine(awaitable) and await awaitable:
+            if await gone():
                 return
             woken = await wait_or_timeout(waiter, poll_s)
             if clock() - sent_at >= KEEPALIVE_S:
