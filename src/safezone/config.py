@@ -105,13 +105,15 @@ class Settings(BaseSettings):
         description="An SOS incident nobody acknowledges in this time is escalated.",
     )
     escalation_webhook_url: str | None = Field(
-        None, description="Escalations are also POSTed here as JSON (optional)."
+        None,
+        description="Escalations are also POSTed here as signed JSON (optional; needs "
+        "SAFEZONE_WEBHOOK_SECRET except in the demo).",
     )
     webhook_secret: str | None = Field(
         None,
         min_length=16,
         description="Signs outgoing webhooks (X-SafeZone-Signature: HMAC-SHA256 hex). "
-        "Required with SAFEZONE_HOUSEWATCH_WEBHOOK_URL except in the demo.",
+        "Required with either webhook URL except in the demo.",
     )
     monitor_interval_s: float = Field(
         5.0, gt=0, le=300, description="How often box heartbeats and escalations are checked."
@@ -225,17 +227,22 @@ class Settings(BaseSettings):
         return self
 
     def require_signed_webhooks(self) -> None:
-        """Refuse a house-watch webhook without a signing secret: its body carries the
-        owner's contact and an empty house's address, so the receiver must be able to
-        tell our POSTs from anyone's. Settings validation applies this in production; the
-        app applies it at start everywhere but the demo. ValueError names the setting."""
-        if self.housewatch_webhook_url and not self.webhook_secret:
-            raise ValueError(
-                "SAFEZONE_WEBHOOK_SECRET must be set (16+ random characters) when "
-                "SAFEZONE_HOUSEWATCH_WEBHOOK_URL is set: house-watch notices carry the "
-                "owner's contact and are signed with it (X-SafeZone-Signature). Set the "
-                "secret, or unset SAFEZONE_HOUSEWATCH_WEBHOOK_URL."
-            )
+        """Refuse an outgoing webhook without a signing secret: house-watch notices carry
+        the owner's contact and an empty house's address, escalations an SOS's place, so
+        the receiver must be able to tell our POSTs from anyone's. Settings validation
+        applies this in production; the app applies it at start everywhere but the demo.
+        ValueError names the settings."""
+        hooks = (
+            ("SAFEZONE_HOUSEWATCH_WEBHOOK_URL", self.housewatch_webhook_url),
+            ("SAFEZONE_ESCALATION_WEBHOOK_URL", self.escalation_webhook_url),
+        )
+        for name, url in hooks:
+            if url and not self.webhook_secret:
+                raise ValueError(
+                    f"SAFEZONE_WEBHOOK_SECRET must be set (16+ random characters) when "
+                    f"{name} is set: the notices sent there are signed with it "
+                    f"(X-SafeZone-Signature). Set the secret, or unset {name}."
+                )
 
     @property
     def resolved_database_url(self) -> str:

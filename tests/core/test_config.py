@@ -41,31 +41,38 @@ HOOK = "https://bridge.example/housewatch"
 
 @pytest.fixture
 def no_webhook_env(monkeypatch):
-    for name in ("SAFEZONE_WEBHOOK_SECRET", "SAFEZONE_HOUSEWATCH_WEBHOOK_URL", "SAFEZONE_ENV"):
+    for name in (
+        "SAFEZONE_WEBHOOK_SECRET",
+        "SAFEZONE_HOUSEWATCH_WEBHOOK_URL",
+        "SAFEZONE_ESCALATION_WEBHOOK_URL",
+        "SAFEZONE_ENV",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_production_refuses_a_housewatch_webhook_without_a_signing_secret(no_webhook_env):
-    """The webhook carries the owner's contact and an empty house's address: unsigned, a
-    receiver cannot tell our POSTs from anyone's."""
-    with pytest.raises(ValidationError, match="SAFEZONE_WEBHOOK_SECRET must be set"):
-        Settings(env="production", secret_key="x" * 40, housewatch_webhook_url=HOOK)
+WEBHOOKS = ["housewatch_webhook_url", "escalation_webhook_url"]
+
+
+@pytest.mark.parametrize("hook", WEBHOOKS)
+def test_production_refuses_a_webhook_without_a_signing_secret(no_webhook_env, hook):
+    """House-watch notices carry the owner's contact and an empty house's address,
+    escalations an SOS's place: unsigned, a receiver cannot tell our POSTs from anyone's."""
+    with pytest.raises(ValidationError, match=f"when SAFEZONE_{hook.upper()} is set"):
+        Settings(env="production", secret_key="x" * 40, **{hook: HOOK})
     signed = Settings(
-        env="production",
-        secret_key="x" * 40,
-        housewatch_webhook_url=HOOK,
-        webhook_secret="s" * 16,
+        env="production", secret_key="x" * 40, webhook_secret="s" * 16, **{hook: HOOK}
     )
-    assert signed.housewatch_webhook_url == HOOK
-    assert Settings(env="production", secret_key="x" * 40).housewatch_webhook_url is None
+    assert getattr(signed, hook) == HOOK
+    assert getattr(Settings(env="production", secret_key="x" * 40), hook) is None
     # The demo may post unsigned notices to a test bridge.
-    Settings(env="demo", housewatch_webhook_url=HOOK)
+    Settings(env="demo", **{hook: HOOK})
 
 
-def test_the_app_refuses_an_unsigned_housewatch_webhook_outside_the_demo(settings, db):
+@pytest.mark.parametrize("hook", WEBHOOKS)
+def test_the_app_refuses_an_unsigned_webhook_outside_the_demo(settings, db, hook):
     from safezone.app import create_app
 
-    hooked = settings.model_copy(update={"housewatch_webhook_url": HOOK})
+    hooked = settings.model_copy(update={hook: HOOK})
     for env in ("test", "development", "production"):
         with pytest.raises(RuntimeError, match="SAFEZONE_WEBHOOK_SECRET must be set"):
             create_app(hooked.model_copy(update={"env": env}), database=db)
