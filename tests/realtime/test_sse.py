@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import INSIDE
+from tests.conftest import INSIDE, PASSWORD
 
 
 def read_events(response: httpx.Response, count: int, timeout_s: float = 10.0) -> list[dict]:
@@ -128,3 +128,38 @@ def test_stream_requires_a_control_room_role(http, auth):
     assert http.get("/api/v1/events/stream").status_code == 401
     for role in ("citizen", "officer"):
         assert http.get("/api/v1/events/stream", headers=auth(role)).status_code == 403
+
+
+@pytest.mark.parametrize("how", ["signed out", "account disabled"])
+def test_a_stream_ends_once_its_caller_may_no_longer_read_it(
+    live_server, http, auth, monkeypatch, how
+):
+    """A screen left open must not keep receiving events after its token was revoked or
+    its account disabled: the stream checks its caller again every REAUTH_S."""
+    from safezone.realtime import service as realtime_service
+
+    monkeypatch.setattr(realtime_service, "REAUTH_S", 0.3)
+    token = http.post(
+        "/api/v1/auth/token", data={"username": "operator", "password": PASSWORD}
+    ).json()["access_token"]
+    mine = {"Authorization": f"Bearer {token}"}
+    with open_stream(http, mine) as response:
+        assert response.status_code == 200
+        lines = response.iter_lines()
+        submit(live_server.url, "before")
+        for line in lines:  # the stream works while the caller may read it
+            if line == "event: report.created":
+                break
+        else:
+            raise AssertionError("the first event never came")
+        if how == "signed out":
+            assert http.post("/api/v1/auth/logout", headers=mine).status_code == 204
+        else:
+            user_id = http.get("/api/v1/auth/me", headers=mine).json()["user_id"]
+            r = http.patch(
+                f"/api/v1/users/{user_id}", headers=auth("admin"), json={"active": False}
+            )
+            assert r.status_code == 200, r.text
+        began = time.monotonic()
+        list(lines)  # returns when the server ends the stream (else: a read timeout, 15 s)
+    assert time.monotonic() - began < 10

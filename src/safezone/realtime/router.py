@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from safezone.core.bus import Event
+from safezone.core.errors import AppError
 from safezone.core.permissions import CONTROL_ROOM, Principal, allow
 from safezone.dispatch import service as dispatch_service
 from safezone.realtime import service as realtime_service
@@ -23,8 +25,23 @@ After = Annotated[
 ]
 
 
+def _still_allowed(request: Request, principal: Principal) -> Callable[[], bool]:
+    """Authenticate the stream's request again (its token or session cookie): True while
+    it still names the same user, role and station."""
+    authenticate: Callable[[Request], Principal | None] = request.app.state.authenticator
+
+    def check() -> bool:
+        try:
+            return authenticate(request) == principal
+        except AppError:  # an expired or revoked bearer token
+            return False
+
+    return check
+
+
 def _respond(
     request: Request,
+    principal: Principal,
     events: realtime_service.StreamFilter,
     last_event_id: str | None,
     after: int | None,
@@ -39,6 +56,7 @@ def _respond(
         last_event_id=start,
         poll_s=request.app.state.settings.sse_poll_s,
         is_disconnected=request.is_disconnected,
+        still_allowed=_still_allowed(request, principal),
     )
     return StreamingResponse(
         frames,
@@ -56,7 +74,7 @@ async def event_stream(
 ) -> StreamingResponse:
     """Server-sent events: every incident, report and registry change at your station."""
     events = realtime_service.StreamFilter(station_id=principal.station_id)
-    return _respond(request, events, last_event_id, after)
+    return _respond(request, principal, events, last_event_id, after)
 
 
 @officer_router.get("/stream", response_class=StreamingResponse)
@@ -78,4 +96,4 @@ async def officer_event_stream(
         topic_prefixes=dispatch_service.EVENT_TOPICS,
         accepts=mine,
     )
-    return _respond(request, events, last_event_id, after)
+    return _respond(request, principal, events, last_event_id, after)

@@ -35,6 +35,7 @@ STREAM_TOPICS: tuple[str, ...] = (
     "faces.review",
 )
 KEEPALIVE_S = 15.0
+REAUTH_S = 30.0  # how often an open stream checks that its caller may still have it
 RECENT_EVENTS = 2048  # events the hub keeps for streams to send without a read
 READ_BATCH = 500  # outbox rows read at a time
 
@@ -148,10 +149,14 @@ async def stream(
     last_event_id: int | None,
     poll_s: float,
     is_disconnected: Callable[[], object],
+    still_allowed: Callable[[], bool] | None = None,
 ) -> AsyncIterator[str]:
     """Yield SSE frames of the events ``events`` wants for one client until it goes away.
 
-    Without a Last-Event-ID the stream starts at the present moment.
+    Without a Last-Event-ID the stream starts at the present moment. ``still_allowed``
+    (run in a thread every ``REAUTH_S``) ends the stream once the caller's token has
+    expired or been revoked, or the account was disabled or changed: a stream is not a
+    way to keep reading after signing out.
     """
 
     def read(after: int) -> tuple[int, list[Event]]:
@@ -177,7 +182,7 @@ async def stream(
     clock = asyncio.get_running_loop().time
     # Time of the last frame sent: a keepalive follows KEEPALIVE_S of silence, also while
     # unwanted events keep waking the stream (an officer's, at a busy station).
-    sent_at = clock()
+    sent_at = checked_at = clock()
     woken = False
     try:
         yield f"retry: 2000\n: connected at {position}\n\n"
@@ -202,6 +207,10 @@ async def stream(
             if await gone():
                 return
             woken = await wait_or_timeout(waiter, poll_s)
+            if still_allowed is not None and clock() - checked_at >= REAUTH_S:
+                checked_at = clock()
+                if not await asyncio.to_thread(still_allowed):
+                    return
             if clock() - sent_at >= KEEPALIVE_S:
                 sent_at = clock()
                 yield ": keepalive\n\n"
