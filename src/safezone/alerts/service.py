@@ -293,12 +293,7 @@ def issue_alert(session: Session, *, data: AlertCreate, principal: Principal) ->
 
 def _current_message(session: Session, *, alert_id: int, station_id: str, now: datetime) -> Alert:
     """The message to update or cancel, locked; only a live message may be replaced."""
-    alert = session.scalars(
-        select(Alert)
-        .where(Alert.id == alert_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    alert = session.get(Alert, alert_id, with_for_update=True, populate_existing=True)
     if alert is None or alert.station_id != station_id:
         raise NotFound(f"No alert with id {alert_id} at your station.", field="id")
     state = state_of(alert, now)

@@ -491,12 +491,7 @@ def decide(
     serial already), so of two reviewers deciding at once one wins and the other gets a
     409 naming the decision already made, instead of silently overwriting it.
     """
-    match = session.scalars(
-        select(FaceMatch)
-        .where(FaceMatch.id == match_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    match = session.get(FaceMatch, match_id, with_for_update=True, populate_existing=True)
     if match is None or match.station_id != principal.station_id:
         raise NotFound(f"No face match {match_id} at your station.", field="match_id")
     if match.status != "pending":

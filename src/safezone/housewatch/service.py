@@ -217,15 +217,9 @@ def get_request(
     ``lock`` reads it with SELECT ... FOR UPDATE (PostgreSQL; SQLite's writers are one at
     a time anyway) and fresh from the database, so that two decisions at once queue and
     the second sees the first."""
-    if lock:
-        row = session.scalars(
-            select(HouseWatchRequest)
-            .where(HouseWatchRequest.id == request_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).first()
-    else:
-        row = session.get(HouseWatchRequest, request_id)
+    row = session.get(
+        HouseWatchRequest, request_id, with_for_update=lock or None, populate_existing=lock
+    )
     visible = row is not None and (
         row.owner_user_id == principal.user_id
         if principal.role == "citizen"
