@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 
 from fastapi import Depends, Request
 
-from safezone.core.errors import Forbidden, Unauthorized
+from safezone.core.errors import AppError, Forbidden, Unauthorized
 
 Role = Literal["citizen", "officer", "operator", "commander", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -48,6 +48,21 @@ def current_principal(request: Request) -> Principal | None:
         request.state.principal = authenticate(request)
     principal: Principal | None = request.state.principal
     return principal
+
+
+def still_signed_in(request: Request, principal: Principal) -> Callable[[], bool]:
+    """For a long-lived response (an event stream): a check that authenticates the
+    request again (its token or session cookie, the account) and says whether it still
+    names the same user, role and station. Runs database reads: call it off the loop."""
+    authenticate: Callable[[Request], Principal | None] = request.app.state.authenticator
+
+    def check() -> bool:
+        try:
+            return authenticate(request) == principal
+        except AppError:  # an expired or revoked bearer token
+            return False
+
+    return check
 
 
 def allow(*roles: Role) -> Any:

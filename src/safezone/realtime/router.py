@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from safezone.core.bus import Event
-from safezone.core.errors import AppError
-from safezone.core.permissions import CONTROL_ROOM, Principal, allow
+from safezone.core.permissions import CONTROL_ROOM, Principal, allow, still_signed_in
 from safezone.dispatch import service as dispatch_service
 from safezone.realtime import service as realtime_service
 
@@ -23,20 +21,6 @@ After = Annotated[
         description="Replay after this id (for clients that cannot set the Last-Event-ID header)",
     ),
 ]
-
-
-def _still_allowed(request: Request, principal: Principal) -> Callable[[], bool]:
-    """Authenticate the stream's request again (its token or session cookie): True while
-    it still names the same user, role and station."""
-    authenticate: Callable[[Request], Principal | None] = request.app.state.authenticator
-
-    def check() -> bool:
-        try:
-            return authenticate(request) == principal
-        except AppError:  # an expired or revoked bearer token
-            return False
-
-    return check
 
 
 def _respond(
@@ -56,7 +40,7 @@ def _respond(
         last_event_id=start,
         poll_s=request.app.state.settings.sse_poll_s,
         is_disconnected=request.is_disconnected,
-        still_allowed=_still_allowed(request, principal),
+        still_allowed=still_signed_in(request, principal),
     )
     return StreamingResponse(
         frames,
