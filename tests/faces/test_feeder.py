@@ -9,35 +9,13 @@ from safezone.core.bus import Event, MemoryBus
 from safezone.core.db import Database
 from safezone.faces.feeder import FeedTarget, feed, feed_targets
 from safezone.faces.worker import FRAME_TOPIC
-from safezone.zones import schemas as zone_schemas
-from safezone.zones import service as zones_service
-
-
-def _camera(db: Database, camera_id: str, snapshot_url: str, *, active: bool = True) -> None:
-    with db.transaction() as session:
-        zones_service.create_asset(
-            session,
-            kind=zones_service.KINDS["camera"],
-            station_id="MDH",
-            data=zone_schemas.CameraCreate(
-                id=camera_id,
-                pole_id="P1",
-                lat=16.544,
-                lon=104.728,
-                bearing_deg=0,
-                fov_deg=90,
-                range_m=30,
-                snapshot_url=snapshot_url,
-                active=active,
-            ),
-            actor="test",
-        )
+from tests.faces.conftest import register_camera
 
 
 def test_targets_are_the_active_cameras_with_a_snapshot_url(db: Database) -> None:
-    _camera(db, "CAM-A", "http://10.1.0.5/snap.jpg")
-    _camera(db, "CAM-B", "")
-    _camera(db, "CAM-C", "http://10.1.0.6/snap.jpg", active=False)
+    register_camera(db, "CAM-A", snapshot_url="http://10.1.0.5/snap.jpg")
+    register_camera(db, "CAM-B", snapshot_url="")
+    register_camera(db, "CAM-C", snapshot_url="http://10.1.0.6/snap.jpg", active=False)
     assert feed_targets(db) == [FeedTarget("CAM-A", "MDH", "http://10.1.0.5/snap.jpg")]
 
 

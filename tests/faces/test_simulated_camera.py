@@ -18,8 +18,8 @@ from safezone.core.db import Database
 from safezone.faces.engine import FaceEngine
 from safezone.faces.jobs import DatabaseWorker
 from safezone.faces.worker import frame_event, publish_frame
+from tests.faces.conftest import register_camera
 from tests.faces.test_watchlist import entry_body
-from tests.faces.test_worker import _register
 
 CAMERA = "SIM-CAM-01"
 
@@ -33,7 +33,7 @@ def test_a_watchlisted_face_on_a_simulated_camera_reaches_the_operators(
     ):
         # Camera 1 of the simulator shows two people walking by; one of them is enrolled.
         # The worker fetches only from the snapshot URL the registry holds for the camera.
-        _register(db, CAMERA, snapshot_url=simulator.snapshot_url(1))
+        register_camera(db, CAMERA, snapshot_url=simulator.snapshot_url(1))
         r = http.post("/api/v1/faces/watchlist", json=entry_body(), headers=auth("commander"))
         assert r.status_code == 201, r.text
         entry_id = r.json()["id"]

@@ -23,8 +23,7 @@ from safezone.faces.worker import (
     owner_of,
     publish_frame,
 )
-from safezone.zones import schemas as zone_schemas
-from safezone.zones import service as zones_service
+from tests.faces.conftest import register_camera
 
 
 def _scene(name: str) -> Scene:
@@ -199,36 +198,15 @@ def test_frames_named_by_snapshot_url_are_fetched(
     assert [(c.entry_id, station) for c, station in got] == [("wanted-1", "MDH")]
 
 
-def _register(db: Database, camera_id: str, *, snapshot_url: str, active: bool = True) -> None:
-    with db.transaction() as session:
-        zones_service.create_asset(
-            session,
-            kind=zones_service.KINDS["camera"],
-            station_id="MDH",
-            data=zone_schemas.CameraCreate(
-                id=camera_id,
-                pole_id="POLE-1",
-                lat=16.544,
-                lon=104.728,
-                bearing_deg=0.0,
-                fov_deg=90.0,
-                range_m=50.0,
-                snapshot_url=snapshot_url,
-                active=active,
-            ),
-            actor="test",
-        )
-
-
 def test_frame_events_the_camera_registry_does_not_back_are_skipped(
     engine: FaceEngine, db: Database, settings: Any, snapshot_server: str
 ) -> None:
     """A frame event is fetched only from its camera's registered snapshot URL: anything
     that can publish on the bus must not make a worker fetch from another address."""
     forged = snapshot_server.replace("/snapshot.jpg", "/elsewhere.jpg")
-    _register(db, "CAM-REG", snapshot_url=snapshot_server)
-    _register(db, "CAM-OFF", snapshot_url=snapshot_server, active=False)
-    _register(db, "CAM-NOURL", snapshot_url="")
+    register_camera(db, "CAM-REG", snapshot_url=snapshot_server)
+    register_camera(db, "CAM-OFF", snapshot_url=snapshot_server, active=False)
+    register_camera(db, "CAM-NOURL", snapshot_url="")
     _Snapshots.frames = _frames("hopper", 1)
     _Snapshots.requested = []
 

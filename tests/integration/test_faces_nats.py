@@ -21,8 +21,8 @@ from safezone.faces.models import FaceMatch
 from safezone.faces.pipeline import encode_jpeg
 from safezone.faces.scenes import Scene, Walker, sample_face, scaled
 from safezone.faces.worker import frame_event, owner_of, publish_frame
+from tests.faces.conftest import register_camera
 from tests.faces.test_watchlist import entry_body
-from tests.faces.test_worker import _register
 from tests.integration.test_nats_bus import NATS_URL, Lane, _delete_stream, reachable, run, until
 
 FRAMES: dict[str, list[bytes]] = {}
@@ -96,7 +96,7 @@ def test_two_workers_share_cameras_over_nats(
     frames = [encode_jpeg(scene.frame(i)) for i in range(6)]
     FRAMES.update({cam0: list(frames), cam1: list(frames)})
     for cam in (cam0, cam1):  # workers fetch only from a camera's registered URL
-        _register(db, cam, snapshot_url=f"{cameras}/{cam}/snapshot.jpg")
+        register_camera(db, cam, snapshot_url=f"{cameras}/{cam}/snapshot.jpg")
 
     async def scenario() -> tuple[DatabaseWorker, DatabaseWorker]:
         buses = [nats_lane.bus(), nats_lane.bus(), nats_lane.bus()]  # two workers and a publisher
