@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,20 @@ def live_server(app: Any) -> Iterator[LiveServer]:
 
 # Shared with every test module: an SOS site (a box, cameras around it, units nearby).
 from tests.sos.conftest import sos_site  # noqa: E402, F401
+
+
+def count_own_writes(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, note each write transaction that the calling thread opens (the app's
+    own background jobs, such as the outbox relay, write from other threads and are left
+    out). Returns the list the notes go to; clear it between rounds."""
+    writes: list[int] = []
+    transaction = db.transaction
+    me = threading.get_ident()
+
+    def counted(**kwargs: Any) -> Any:
+        if threading.get_ident() == me:
+            writes.append(me)
+        return transaction(**kwargs)
+
+    monkeypatch.setattr(db, "transaction", counted)
+    return writes

@@ -37,6 +37,15 @@ def api(app: Any, engine: FaceEngine) -> Iterator[TestClient]:
         yield client
 
 
+def assert_still_confirmed(db: Database, settings: Any, match_id: int) -> None:
+    """The first decision stands: confirmed by the operator, its evidence kept."""
+    with db.reader() as session:
+        match = session.get(FaceMatch, match_id)
+        assert match is not None
+        assert (match.status, match.decided_by) == ("confirmed", "user:operator")
+        assert match.crop_path is not None and (settings.media_dir / match.crop_path).is_file()
+
+
 def test_a_second_decision_on_a_decided_match_is_refused_naming_its_state(
     api: Any, auth: Any, db: Database, settings: Any
 ) -> None:
@@ -60,11 +69,7 @@ def test_a_second_decision_on_a_decided_match_is_refused_naming_its_state(
     )
     assert state["decided_at"]
     # The refused rejection changed nothing: the match stays confirmed with its evidence.
-    with db.reader() as session:
-        match = session.get(FaceMatch, match_id)
-        assert match is not None
-        assert (match.status, match.decided_by) == ("confirmed", "user:operator")
-        assert match.crop_path is not None and (settings.media_dir / match.crop_path).is_file()
+    assert_still_confirmed(db, settings, match_id)
 
 
 def test_two_reviewers_deciding_at_once_one_wins(
@@ -113,11 +118,7 @@ def test_two_reviewers_deciding_at_once_one_wins(
     refused = outcome.get("second")
     assert isinstance(refused, Conflict), refused
     assert refused.details[0]["status"] == "confirmed"
-    with db.reader() as session:
-        match = session.get(FaceMatch, match_id)
-        assert match is not None
-        assert (match.status, match.decided_by) == ("confirmed", "user:operator")
-        assert match.crop_path is not None and (settings.media_dir / match.crop_path).is_file()
+    assert_still_confirmed(db, settings, match_id)
 
 
 def test_the_decision_reads_the_match_row_locked(

@@ -3,7 +3,6 @@ notices, cancellation, the end-of-watch summary, and who may see what."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from safezone.housewatch.channels import Channel, InAppChannel, WebhookChannel
 from safezone.housewatch.models import HouseWatchRequest
 from safezone.patrol.models import PlanCheckpoint
 from safezone.zones import service as zones_service
+from tests.conftest import count_own_writes
 from tests.housewatch.conftest import HOUSE, V1
 
 
@@ -404,16 +404,7 @@ def test_the_visit_job_only_reads_when_there_is_nothing_to_tell(app, hw, officer
 
     job = {j.name: j for j in app.state.scheduler.jobs}["housewatch.visits"]
     scheduler = Scheduler(db)
-    writes: list[str] = []
-    transaction = db.transaction
-
-    me = threading.get_ident()
-
-    def counted(**kwargs):
-        if threading.get_ident() == me:  # not the app's own background jobs (the relay)
-            writes.append("transaction")
-        return transaction(**kwargs)
-
+    writes = count_own_writes(db, monkeypatch)
     told: list[int] = []
     notify = housewatch_service.notify_visits
 
@@ -425,11 +416,7 @@ def test_the_visit_job_only_reads_when_there_is_nothing_to_tell(app, hw, officer
 
     def run() -> bool:
         writes.clear()
-        monkeypatch.setattr(db, "transaction", counted)
-        try:
-            return scheduler.run_once(job)
-        finally:
-            monkeypatch.setattr(db, "transaction", transaction)
+        return scheduler.run_once(job)
 
     def lease_taken() -> bool:
         with db.reader() as session:
@@ -441,7 +428,7 @@ def test_the_visit_job_only_reads_when_there_is_nothing_to_tell(app, hw, officer
     assert run() is False and writes == [] and told == []  # a watch, no scan yet
     assert not lease_taken()
     officer.check_in(officer.printed(checkpoint_id), at=HOUSE)
-    assert run() is True and writes == ["transaction"] and told == [1]
+    assert run() is True and len(writes) == 1 and told == [1]
     assert lease_taken()
     assert run() is False and writes == [] and told == [1]  # told once; nothing new
     assert [n["kind"] for n in hw.detail(req["id"])["notices"]] == ["approved", "visit"]

@@ -3,7 +3,6 @@ units; forged, stale and replayed messages are refused, counted and audited."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from safezone.incidents.models import Incident
 from safezone.sos import service as sos_service
 from safezone.sos.models import BoxEvent
+from tests.conftest import count_own_writes
 from tests.sos.conftest import BOX_ID, box_message
 
 URL = f"/api/v1/sos/boxes/{BOX_ID}/events"
@@ -222,17 +222,7 @@ def test_monitor_jobs_with_nothing_to_do_take_no_write_lock(app, db, sos_site, m
     from safezone.core.scheduler import Scheduler
 
     jobs = {j.name: j for j in app.state.scheduler.jobs}
-    writes: list[str] = []
-    transaction = db.transaction
-
-    me = threading.get_ident()
-
-    def counted(**kwargs):
-        if threading.get_ident() == me:  # not the app's own background jobs (the relay)
-            writes.append("write")
-        return transaction(**kwargs)
-
-    monkeypatch.setattr(db, "transaction", counted)
+    writes = count_own_writes(db, monkeypatch)
     scheduler = Scheduler(db)
     for name in ("sos.heartbeats", "sos.escalation", "dispatch.ack_timer"):
         assert jobs[name].due is not None

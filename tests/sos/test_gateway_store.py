@@ -34,11 +34,8 @@ def press(mid: int) -> mqtt.MQTTMessage:
     return message
 
 
-def test_a_locked_database_sends_presses_to_redelivery_at_once_without_acks():
-    """Retrying each press on its own would wait the whole busy timeout again per press
-    while the broker could already be offering them again; none is acknowledged, so
-    none is lost."""
-    db = LockedDatabase()
+def offline_gateway(db: object) -> tuple[MqttGateway, list[int], list[bool]]:
+    """A gateway on ``db`` that notes its acknowledgements and redelivery requests."""
     gateway = MqttGateway(
         db,  # type: ignore[arg-type]
         url="mqtt://127.0.0.1:1883",
@@ -49,6 +46,15 @@ def test_a_locked_database_sends_presses_to_redelivery_at_once_without_acks():
     redelivered: list[bool] = []
     gateway.client.ack = lambda mid, qos: acked.append(mid)  # type: ignore[method-assign]
     gateway._redeliver = lambda: redelivered.append(True)  # type: ignore[method-assign]
+    return gateway, acked, redelivered
+
+
+def test_a_locked_database_sends_presses_to_redelivery_at_once_without_acks():
+    """Retrying each press on its own would wait the whole busy timeout again per press
+    while the broker could already be offering them again; none is acknowledged, so
+    none is lost."""
+    db = LockedDatabase()
+    gateway, acked, redelivered = offline_gateway(db)
 
     gateway._store([press(1), press(2), press(3)], urgent=True)
 
@@ -67,17 +73,10 @@ def test_another_failure_retries_each_press_on_its_own():
             yield  # pragma: no cover
 
     db = BrokenOnce()
-    gateway = MqttGateway(
-        db,  # type: ignore[arg-type]
-        url="mqtt://127.0.0.1:1883",
-        client_id="test-gateway-store",
-        tolerance_s=300,
-    )
-    gateway.client.ack = lambda mid, qos: None  # type: ignore[method-assign]
-    redelivered: list[bool] = []
-    gateway._redeliver = lambda: redelivered.append(True)  # type: ignore[method-assign]
+    gateway, acked, redelivered = offline_gateway(db)
 
     gateway._store([press(1), press(2)], urgent=True)
 
     assert db.attempts == 3  # the batch, then each press
+    assert acked == []  # neither was stored
     assert redelivered == [True]
