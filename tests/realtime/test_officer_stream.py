@@ -3,8 +3,6 @@ live and on replay; officers only."""
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
 
@@ -86,30 +84,6 @@ def cancel(http, auth, assignment_id: int) -> None:
     assert r.status_code == 200, r.text
 
 
-def until_quiet(response: httpx.Response) -> list[dict]:
-    """Every event sent until the stream stays quiet for the client's read timeout."""
-    events: list[dict] = []
-    frame: dict[str, str] = {}
-    try:
-        for line in response.iter_lines():
-            if line == "":
-                if "data" in frame:
-                    events.append(
-                        {
-                            "id": int(frame["id"]),
-                            "event": frame["event"],
-                            "data": json.loads(frame["data"]),
-                        }
-                    )
-                frame = {}
-            elif not line.startswith(":"):
-                key, _, value = line.partition(":")
-                frame[key] = value.lstrip(" ")
-    except httpx.ReadTimeout:
-        return events
-    raise AssertionError("the stream ended")
-
-
 def open_stream(client: httpx.Client, headers: dict, last_event_id: int | None = None):
     extra = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
     return client.stream("GET", STREAM, headers={**headers, **extra})
@@ -157,7 +131,7 @@ def test_replay_after_last_event_id_is_filtered_the_same_way(
     with httpx.Client(base_url=live_server.url, timeout=httpx.Timeout(1.5)) as short:
         with open_stream(short, auth("officer"), last_event_id=0) as response:
             assert response.status_code == 200
-            events = until_quiet(response)
+            events = read_events(response, None)
     assert [e["event"] for e in events] == MY_TOPICS
     assert [e["data"]["assignment"]["id"] for e in events] == [first, first, second, second]
 
@@ -171,7 +145,7 @@ def test_replay_after_last_event_id_is_filtered_the_same_way(
     # The other officer's replay holds only theirs.
     with httpx.Client(base_url=live_server.url, timeout=httpx.Timeout(1.5)) as short:
         with open_stream(short, auth("officer2"), last_event_id=0) as response:
-            theirs = until_quiet(response)
+            theirs = read_events(response, None)
     assert [e["event"] for e in theirs] == [
         "dispatch.assigned",
         "dispatch.step",

@@ -11,14 +11,16 @@ import pytest
 from tests.conftest import INSIDE, PASSWORD
 
 
-def read_events(response: httpx.Response, count: int, timeout_s: float = 10.0) -> list[dict]:
-    """Read SSE frames until `count` events arrived (comments and keepalives skipped)."""
+def read_events(response: httpx.Response, count: int | None, timeout_s: float = 10.0) -> list[dict]:
+    """Read SSE frames until `count` events arrived (comments and keepalives skipped), or
+    with `count` None every event until the stream stays quiet for the client's read
+    timeout."""
     events: list[dict] = []
     frame: dict[str, str] = {}
     deadline = time.monotonic() + timeout_s
     try:
         for line in response.iter_lines():
-            if time.monotonic() > deadline:
+            if count is not None and time.monotonic() > deadline:
                 break
             if line == "":
                 if "data" in frame:
@@ -29,14 +31,17 @@ def read_events(response: httpx.Response, count: int, timeout_s: float = 10.0) -
                             "data": json.loads(frame["data"]),
                         }
                     )
-                    if len(events) >= count:
+                    if count is not None and len(events) >= count:
                         return events
                 frame = {}
             elif not line.startswith(":"):
                 key, _, value = line.partition(":")
                 frame[key] = value.lstrip(" ")
     except httpx.ReadTimeout:
-        pass
+        if count is None:
+            return events
+    if count is None:
+        raise AssertionError("the stream ended")
     raise AssertionError(f"only {len(events)} of {count} events arrived: {events}")
 
 
