@@ -145,6 +145,40 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(body, status_code=400 if malformed else 422)
 
 
+class SecurityHeaders:
+    """Adds the security headers every response carries, unless the route set its own.
+
+    A plain ASGI middleware: one written with ``@app.middleware("http")`` runs every
+    request in a task group of its own and relays a streamed response (the control
+    room's event stream) chunk by chunk through a memory channel, which costs each SOS
+    event on its way to the screen a few task switches.
+    """
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"x-frame-options", b"DENY"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in self.HEADERS if n not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 class BodyLimit:
     """Refuses request bodies larger than the configured limit, before they are read."""
 
@@ -309,14 +343,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _validation_response(exc)
 
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.request_max_bytes)
     # Pages carry their string catalogue; phones on slow links feel every kilobyte.
     app.add_middleware(GZipMiddleware, minimum_size=1024)

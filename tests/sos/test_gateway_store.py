@@ -13,10 +13,12 @@ from safezone.sos.gateway import MqttGateway
 
 
 class LockedDatabase:
-    """Every write transaction fails as SQLite does after its busy timeout."""
+    """Every write transaction fails as SQLite does after its busy timeout; reads (the
+    checks before the write) go to ``db``."""
 
-    def __init__(self) -> None:
+    def __init__(self, db) -> None:
         self.attempts = 0
+        self.reader = db.reader
 
     @contextmanager
     def transaction(self, *, urgent: bool = False):
@@ -49,22 +51,22 @@ def offline_gateway(db: object) -> tuple[MqttGateway, list[int], list[bool]]:
     return gateway, acked, redelivered
 
 
-def test_a_locked_database_sends_presses_to_redelivery_at_once_without_acks():
+def test_a_locked_database_sends_presses_to_redelivery_at_once_without_acks(db):
     """Retrying each press on its own would wait the whole busy timeout again per press
     while the broker could already be offering them again; none is acknowledged, so
     none is lost."""
-    db = LockedDatabase()
-    gateway, acked, redelivered = offline_gateway(db)
+    locked = LockedDatabase(db)
+    gateway, acked, redelivered = offline_gateway(locked)
 
     gateway._store([press(1), press(2), press(3)], urgent=True)
 
-    assert db.attempts == 1  # not once more per press
+    assert locked.attempts == 1  # not once more per press
     assert acked == []
     assert redelivered == [True]
     assert gateway.processed == 0
 
 
-def test_another_failure_retries_each_press_on_its_own():
+def test_another_failure_retries_each_press_on_its_own(db):
     class BrokenOnce(LockedDatabase):
         @contextmanager
         def transaction(self, *, urgent: bool = False):
@@ -72,11 +74,11 @@ def test_another_failure_retries_each_press_on_its_own():
             raise RuntimeError("a bug in one message")
             yield  # pragma: no cover
 
-    db = BrokenOnce()
-    gateway, acked, redelivered = offline_gateway(db)
+    broken = BrokenOnce(db)
+    gateway, acked, redelivered = offline_gateway(broken)
 
     gateway._store([press(1), press(2)], urgent=True)
 
-    assert db.attempts == 3  # the batch, then each press
+    assert broken.attempts == 3  # the batch, then each press
     assert acked == []  # neither was stored
     assert redelivered == [True]

@@ -75,9 +75,11 @@ def record(
     # The head of the chain: the entry this transaction appended last, if any (no other
     # writer can append while it holds the write lock), else the newest stored entry.
     mine = session.info.get("audit_head")
+    state = inspect(mine) if mine is not None else None
     head: Any = (
         mine
-        if mine is not None and inspect(mine).persistent
+        # Added by this transaction (flushed or not) and not undone by a savepoint's rollback.
+        if state is not None and (state.pending or state.persistent)
         else session.execute(
             select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
         ).first()
@@ -95,8 +97,7 @@ def record(
     }
     digest = entry_hash(seq=seq, ts=ts, prev_hash=prev_hash, **fields)
     entry = AuditEntry(seq=seq, ts=ts, prev_hash=prev_hash, hash=digest, **fields)
-    session.add(entry)
-    session.flush()
+    session.add(entry)  # flushed with the rest of the transaction's rows
     session.info["audit_head"] = entry
     if event is not None:
         outbox.enqueue(

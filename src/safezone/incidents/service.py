@@ -81,9 +81,10 @@ def _open(
     actor: str,
     station_id: str | None,
     at: datetime,
+    placement: zones_service.Placement | None = None,
 ) -> Incident:
     """The incident row and its first timeline line ("created")."""
-    placement = zones_service.place(session, lat=data.lat, lon=data.lon)
+    placement = placement or zones_service.place(session, lat=data.lat, lon=data.lon)
     incident = Incident(
         station_id=station_id or placement.station_id,
         zone_id=placement.zone_id,
@@ -122,10 +123,18 @@ def create_incident(
     source: Source,
     actor: str,
     station_id: str | None = None,
+    placement: zones_service.Placement | None = None,
 ) -> Incident:
-    """Open a new incident where the point is; the station is the caller's or the place's."""
+    """Open a new incident where the point is; the station is the caller's or the place's.
+    ``placement``: where the point is, when the caller has already looked it up."""
     incident = _open(
-        session, data=data, source=source, actor=actor, station_id=station_id, at=utcnow()
+        session,
+        data=data,
+        source=source,
+        actor=actor,
+        station_id=station_id,
+        at=utcnow(),
+        placement=placement,
     )
     _publish(session, incident, actor=actor, action="incident.created", payload={})
     return incident

@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 
 EVENT_TOPIC = "safezone/sos/+/event"
 STATUS_TOPIC = "safezone/sos/+/status"
-ROUTINE_BATCH = 50  # heartbeats stored in one transaction under load
+# Heartbeats are gathered this long and stored in one short transaction: a box's presence
+# moves in minutes, and every write transaction is one an SOS may have to wait behind.
+HEARTBEAT_WINDOW_S = 1.0
+HEARTBEAT_WINDOW_MAX = 20000  # stored early past this many (a flood)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,47 @@ def _is_routine(message: mqtt.MQTTMessage) -> bool:
 def _database_busy(exc: BaseException) -> bool:
     """SQLite's (or the file write gate's) "database is locked" after the busy timeout."""
     return "database is locked" in str(exc)
+
+
+def _is_event(message: mqtt.MQTTMessage) -> bool:
+    return message.topic.endswith("/event")
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message with its box, and for a box message (not a last-will status) what
+    ``sos.service.prepare`` made of it."""
+
+    message: mqtt.MQTTMessage
+    box_id: str
+    box_message: sos_service.Prepared | None
+
+    @property
+    def heartbeat_seq(self) -> int | None:
+        """The seq of an accepted-looking heartbeat, else None."""
+        checked = self.box_message.checked if self.box_message is not None else None
+        if checked is None or checked.message is None or checked.message.type != "heartbeat":
+            return None
+        return checked.message.seq
+
+
+def newest_heartbeats(received: list[Received]) -> list[Received]:
+    """Of each box's heartbeats keep only the newest (each says no more than the next);
+    everything else stays, in arrival order."""
+    newest: dict[str, int] = {}
+    for item in received:
+        seq = item.heartbeat_seq
+        if seq is not None and seq > newest.get(item.box_id, -1):
+            newest[item.box_id] = seq
+    kept, seen = [], set()
+    for item in received:
+        seq = item.heartbeat_seq
+        if seq is not None:
+            if seq != newest[item.box_id] or item.box_id in seen:
+                continue
+            seen.add(item.box_id)
+        kept.append(item)
+    return kept
 
 
 def box_id_of(topic: str) -> str | None:
@@ -202,37 +246,45 @@ class MqttGateway:
         self.client.loop_stop()
 
     def _next_batch(self, urgent: bool) -> list[mqtt.MQTTMessage]:
-        """Everything urgent that is waiting, or up to ROUTINE_BATCH heartbeats.
-
-        Neither waits for a batch to fill: under load batches form by themselves while
-        the previous transaction is running.
-        """
-        queue, ready = (
-            (self._urgent, self._urgent_ready) if urgent else (self._routine, self._routine_ready)
-        )
+        """Everything urgent that is waiting, without waiting for more (under load batches
+        form by themselves while the previous transaction runs); or the heartbeats of one
+        ``HEARTBEAT_WINDOW_S``, counted from the first."""
+        if urgent:
+            queue, ready = self._urgent, self._urgent_ready
+        else:
+            queue, ready = self._routine, self._routine_ready
         with ready:
             if not queue:
                 ready.wait(timeout=0.2)
-            batch: list[mqtt.MQTTMessage] = []
-            while queue and (urgent or len(batch) < ROUTINE_BATCH):
-                batch.append(queue.popleft())
+            if not urgent and queue:
+                closes = time.monotonic() + HEARTBEAT_WINDOW_S
+                while len(queue) < HEARTBEAT_WINDOW_MAX and not self._stop.is_set():
+                    left = closes - time.monotonic()
+                    if left <= 0:
+                        break
+                    ready.wait(timeout=left)
+            batch = list(queue)
+            queue.clear()
             return batch
 
-    def _apply(self, session: Session, message: mqtt.MQTTMessage) -> None:
-        box_id = box_id_of(message.topic)
-        if box_id is None:
-            return
-        payload = bytes(message.payload)
-        if message.topic.endswith("/status"):
-            sos_service.handle_box_status(session, box_id=box_id, payload=payload)
+    def _prepare(self, batch: list[mqtt.MQTTMessage]) -> list[Received]:
+        """Check the batch's box messages and read each press's surroundings in a read
+        session, so that the write transaction only writes."""
+        located = [(m, box_id) for m in batch if (box_id := box_id_of(m.topic)) is not None]
+        events = [(box_id, bytes(m.payload)) for m, box_id in located if _is_event(m)]
+        with self.db.reader() as session:
+            checked = iter(sos_service.prepare(session, events, tolerance_s=self.tolerance_s))
+        return newest_heartbeats(
+            [Received(m, box_id, next(checked) if _is_event(m) else None) for m, box_id in located]
+        )
+
+    @staticmethod
+    def _apply(session: Session, item: Received) -> None:
+        if item.box_message is None:
+            payload = bytes(item.message.payload)
+            sos_service.handle_box_status(session, box_id=item.box_id, payload=payload)
         else:
-            sos_service.handle_box_message(
-                session,
-                box_id=box_id,
-                body=payload,
-                transport="mqtt",
-                tolerance_s=self.tolerance_s,
-            )
+            sos_service.store(session, [item.box_message], transport="mqtt")
 
     def _store(self, batch: list[mqtt.MQTTMessage], *, urgent: bool) -> None:
         """Store a batch in one transaction; if that fails, one message at a time.
@@ -240,13 +292,14 @@ class MqttGateway:
         Urgent messages are acknowledged only once stored (heartbeats were on receipt).
         """
         try:
-            box_ids = {box_id_of(m.topic) for m in batch} - {None}
+            prepared = self._prepare(batch)
+            box_ids = {p.box_id for p in prepared}
             with (
                 self.db.transaction(urgent=urgent) as session,
-                sos_service.preloaded(session, box_ids=box_ids),
+                sos_service.preloaded(session, box_ids=box_ids, boxes=False),
             ):
-                for message in batch:
-                    self._apply(session, message)
+                for item in prepared:
+                    self._apply(session, item)
         except Exception as exc:
             if _database_busy(exc):
                 # Another writer held the database for the whole busy timeout: one by one
@@ -279,8 +332,10 @@ class MqttGateway:
         stored = []
         for message in batch:
             try:
+                prepared = self._prepare([message])
                 with self.db.transaction(urgent=urgent) as session:
-                    self._apply(session, message)
+                    for item in prepared:
+                        self._apply(session, item)
                 stored.append(message)
             except Exception:
                 log.exception("MQTT message on %s could not be stored", message.topic)

@@ -37,14 +37,13 @@ async def box_event(
     db = request.app.state.db
 
     def handle() -> sos_service.BoxResult:
-        with db.transaction(urgent=True) as session:
-            return sos_service.handle_box_message(
-                session,
-                box_id=box_id,
-                body=body,
-                transport="http",
-                tolerance_s=settings.sos_clock_tolerance_s,
-            )
+        return sos_service.receive(
+            db,
+            box_id=box_id,
+            body=body,
+            transport="http",
+            tolerance_s=settings.sos_clock_tolerance_s,
+        )
 
     result = await run_in_threadpool(handle)
     status, content = result.http()

@@ -7,7 +7,7 @@ Both transports call ``handle_box_message``; nothing about the rules lives in a 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,14 +20,15 @@ from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
 from safezone.cameras import service as cameras_service
-from safezone.cameras.schemas import SnapshotRead
+from safezone.cameras.schemas import CameraView, SnapshotRead
 from safezone.core.bus import outbox
-from safezone.core.db import utcnow
+from safezone.core.db import Database, utcnow
 from safezone.core.errors import Conflict, NotFound
 from safezone.core.security import canonical_json, constant_time_equal, hmac_sha256_hex
 from safezone.incidents import service as incidents_service
 from safezone.incidents.schemas import IncidentCreate
 from safezone.patrol import service as patrol_service
+from safezone.patrol.schemas import UnitSuggestion
 from safezone.reports import service as reports_service
 from safezone.reports.schemas import ReportCreate
 from safezone.sos.models import BoxEvent, BoxRejection, BoxStatus, SosResponse, TrailPoint
@@ -96,6 +97,57 @@ class BoxResult:
         }
 
 
+@dataclass(frozen=True)
+class BoxInfo:
+    """What checking and acting on a message needs of its box, read before the write
+    transaction (a plain copy: read sessions end before it)."""
+
+    id: str
+    station_id: str
+    name: str
+    lat: float
+    lon: float
+    secret: str
+    active: bool
+
+    @classmethod
+    def of(cls, row: Any) -> BoxInfo:
+        return cls(row.id, row.station_id, row.name, row.lat, row.lon, row.secret, bool(row.active))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One box message after every check that needs no write: the message, or why it is
+    refused (``reason``, a key of ``REJECTIONS``)."""
+
+    box_id: str
+    box: BoxInfo | None
+    message: BoxMessage | None
+    received_at: datetime
+    reason: str | None = None
+    seq: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Surroundings:
+    """Where an SOS is and what is around it: its zone, the cameras that see it and the
+    nearest available units. Read before the press's write transaction, so the alarm
+    holds the database's one write lock only for its inserts."""
+
+    placement: zones_service.Placement
+    cameras: list[CameraView]
+    units: list[UnitSuggestion]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked message, with the surroundings of its SOS when it is a press."""
+
+    checked: Checked
+    surroundings: Surroundings | None = None
+
+
 def signing_bytes(payload: dict[str, Any]) -> bytes:
     """What a box signs: the payload without ``sig``, as sorted compact JSON."""
     return canonical_json({k: v for k, v in payload.items() if k != "sig"})
@@ -140,16 +192,20 @@ def _reject(
 
 
 @contextmanager
-def preloaded(session: Session, *, box_ids: Collection[str | None]) -> Iterator[None]:
-    """Load these boxes and their status rows once for a batch of messages.
+def preloaded(
+    session: Session, *, box_ids: Collection[str | None], boxes: bool = True
+) -> Iterator[None]:
+    """Load these boxes' status rows (and, with ``boxes``, the boxes) once for a batch of
+    messages.
 
     The session holds loaded rows only weakly, so without this each message would load
-    its box again and write its status row at once; held here, a batch of heartbeats
-    costs one query and one UPDATE per box.
+    its status row again and write it at once; held here, a batch of heartbeats costs
+    one query and one UPDATE per box.
     """
     wanted = [box_id for box_id in box_ids if box_id]
+    kind = zones_service.KINDS["sos_box"]
     held = [
-        *zones_service.find_assets(session, kind=zones_service.KINDS["sos_box"], ids=wanted),
+        *(zones_service.find_assets(session, kind=kind, ids=wanted) if boxes else ()),
         *session.scalars(select(BoxStatus).where(BoxStatus.box_id.in_(wanted))),
     ]
     try:
@@ -249,90 +305,150 @@ def handle_box_message(
     Refused (counted, audited, nothing else changes): malformed, unknown box, bad
     signature, timestamp outside ``tolerance_s``, a seq already used with other content.
     The same message delivered again answers ``duplicate`` and changes nothing.
+    (``prepare`` then ``store`` do the same in two sessions, so that the checks and the
+    reads of an SOS's surroundings happen before the write lock is taken.)
     """
-    now = now or utcnow()
+    [prepared] = prepare(session, [(box_id, body)], tolerance_s=tolerance_s, now=now or utcnow())
+    [result] = store(session, [prepared], transport=transport)
+    return result
+
+
+def receive(
+    db: Database,
+    *,
+    box_id: str,
+    body: bytes | str | dict[str, Any],
+    transport: str,
+    tolerance_s: int,
+) -> BoxResult:
+    """``handle_box_message`` in two sessions: the checks and an SOS's surroundings are
+    read first, then the write transaction (urgent: ahead of other writers) only writes."""
+    with db.reader() as session:
+        prepared = prepare(session, [(box_id, body)], tolerance_s=tolerance_s)
+    with db.transaction(urgent=True) as session:
+        [result] = store(session, prepared, transport=transport)
+    return result
+
+
+def boxes_by_id(session: Session, box_ids: Collection[str | None]) -> dict[str, BoxInfo]:
+    wanted = [box_id for box_id in box_ids if box_id]
+    kind = zones_service.KINDS["sos_box"]
+    rows = zones_service.find_assets(session, kind=kind, ids=wanted)
+    return {row.id: BoxInfo.of(row) for row in rows}
+
+
+def check(
+    box: BoxInfo | None,
+    *,
+    box_id: str,
+    body: bytes | str | dict[str, Any],
+    tolerance_s: int,
+    now: datetime,
+) -> Checked:
+    """Every check of a box message that needs no write: the box is known and active, the
+    message is a signed, well-formed box message, and its clock is within
+    ``tolerance_s`` of ``now``. A reused seq is found only by ``store``."""
     payload = parse_body(body)
     raw_seq = payload.get("seq") if isinstance(payload, dict) else None
     seq_hint = raw_seq if isinstance(raw_seq, int) and not isinstance(raw_seq, bool) else None
-    box = zones_service.find_asset(session, kind=zones_service.KINDS["sos_box"], asset_id=box_id)
-    station_id = box.station_id if box is not None else None
+
+    def refused(reason: str, seq: int | None = seq_hint, detail: str = "") -> Checked:
+        return Checked(box_id, box, None, now, reason=reason, seq=seq, detail=detail)
+
     if box is None or not box.active:
-        return _reject(
-            session,
-            box_id=box_id,
-            station_id=station_id,
-            reason="unknown_box",
-            seq=seq_hint,
-            transport=transport,
-            detail="",
-        )
+        return refused("unknown_box")
     if isinstance(payload, str):
-        return _reject(
-            session,
-            box_id=box_id,
-            station_id=station_id,
-            reason="malformed",
-            seq=None,
-            transport=transport,
-            detail=payload,
-        )
+        return refused("malformed", None, payload)
     signature = payload.get("sig")
     if not isinstance(signature, str) or not constant_time_equal(
         signature.lower(), sign(payload, box.secret)
     ):
-        return _reject(
-            session,
-            box_id=box_id,
-            station_id=station_id,
-            reason="bad_signature",
-            seq=seq_hint,
-            transport=transport,
-            detail="",
-        )
+        return refused("bad_signature")
     try:
         message = BoxMessage.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
-        return _reject(
-            session,
-            box_id=box_id,
-            station_id=station_id,
-            reason="malformed",
-            seq=seq_hint,
-            transport=transport,
-            detail=f"{where}: {first['msg']}",
-        )
+        return refused("malformed", detail=f"{where}: {first['msg']}")
     sent = message.ts if message.ts.tzinfo else message.ts.replace(tzinfo=UTC)
     skew = abs((now - sent).total_seconds())
     if skew > tolerance_s:
+        limit = f"{int(skew)} s from server time (limit {tolerance_s} s)"
+        return refused("stale_timestamp", message.seq, limit)
+    return Checked(box_id, box, message, now, seq=message.seq)
+
+
+def surroundings(session: Session, *, station_id: str, lat: float, lon: float) -> Surroundings:
+    """The zone of an SOS at (lat, lon), the station's cameras that see it (nearest first)
+    and its nearest available units with a fresh location."""
+    return Surroundings(
+        placement=zones_service.place(session, lat=lat, lon=lon),
+        cameras=cameras_service.covering(session, station_id=station_id, lat=lat, lon=lon),
+        units=patrol_service.rank_available(session, station_id=station_id, lat=lat, lon=lon),
+    )
+
+
+def prepare(
+    session: Session,
+    messages: Sequence[tuple[str, bytes | str | dict[str, Any]]],
+    *,
+    tolerance_s: int,
+    now: datetime | None = None,
+) -> list[Prepared]:
+    """Check (box id, body) messages and read the surroundings of each press, all in a
+    read session: what ``store`` then writes needs no more reads of its own."""
+    now = now or utcnow()
+    boxes = boxes_by_id(session, {box_id for box_id, _ in messages})
+    prepared = []
+    for box_id, body in messages:
+        box = boxes.get(box_id)
+        checked = check(box, box_id=box_id, body=body, tolerance_s=tolerance_s, now=now)
+        around = None
+        if box is not None and checked.message is not None and checked.message.type == "press":
+            around = surroundings(session, station_id=box.station_id, lat=box.lat, lon=box.lon)
+        prepared.append(Prepared(checked, around))
+    return prepared
+
+
+def store(session: Session, prepared: list[Prepared], *, transport: str) -> list[BoxResult]:
+    """Act on prepared messages in the caller's (write) transaction."""
+    return [_act(session, item, transport=transport) for item in prepared]
+
+
+def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
+    checked = item.checked
+    box, message = checked.box, checked.message
+    if message is None or box is None:
         return _reject(
             session,
-            box_id=box_id,
-            station_id=station_id,
-            reason="stale_timestamp",
-            seq=message.seq,
+            box_id=checked.box_id,
+            station_id=box.station_id if box is not None else None,
+            reason=checked.reason or "malformed",
+            seq=checked.seq,
             transport=transport,
-            detail=f"{int(skew)} s from server time (limit {tolerance_s} s)",
+            detail=checked.detail,
         )
+    now = checked.received_at
     if message.type == "heartbeat":
         return _heartbeat(session, box=box, message=message, now=now)
     previous = session.scalar(
-        select(BoxEvent).where(BoxEvent.box_id == box_id, BoxEvent.seq == message.seq)
+        select(BoxEvent).where(BoxEvent.box_id == box.id, BoxEvent.seq == message.seq)
     )
     if previous is not None:
         if previous.signature == message.sig.lower():
-            return BoxResult("duplicate", box_id, seq=message.seq, incident_id=previous.incident_id)
+            return BoxResult("duplicate", box.id, seq=message.seq, incident_id=previous.incident_id)
         return _reject(
             session,
-            box_id=box_id,
-            station_id=station_id,
+            box_id=box.id,
+            station_id=box.station_id,
             reason="seq_reused",
             seq=message.seq,
             transport=transport,
             detail="a different message already used it",
         )
-    return _accept(session, box=box, message=message, transport=transport, now=now)
+    return _accept(
+        session, box=box, message=message, transport=transport, now=now, around=item.surroundings
+    )
 
 
 def _heartbeat(session: Session, *, box: Any, message: BoxMessage, now: datetime) -> BoxResult:
@@ -349,7 +465,13 @@ def _heartbeat(session: Session, *, box: Any, message: BoxMessage, now: datetime
 
 
 def _accept(
-    session: Session, *, box: Any, message: BoxMessage, transport: str, now: datetime
+    session: Session,
+    *,
+    box: BoxInfo,
+    message: BoxMessage,
+    transport: str,
+    now: datetime,
+    around: Surroundings | None,
 ) -> BoxResult:
     event = BoxEvent(
         box_id=box.id,
@@ -393,9 +515,17 @@ def _accept(
             source="sos",
             actor=actor,
             station_id=box.station_id,
+            placement=around.placement if around is not None else None,
         )
         event.incident_id = incident.id
-        respond(session, incident=incident, trigger="box", box_id=box.id, tracking_code=None)
+        respond(
+            session,
+            incident=incident,
+            trigger="box",
+            box_id=box.id,
+            tracking_code=None,
+            around=around,
+        )
     elif message.type == "cancel":
         event.incident_id = _cancel_from_box(session, box=box, now=now, actor=actor)
     elif message.type in ("tamper", "power"):
@@ -547,18 +677,19 @@ def respond(
     trigger: str,
     box_id: str | None,
     tracking_code: str | None,
+    around: Surroundings | None = None,
 ) -> SosResponse:
-    """Attach to an SOS incident the cameras that see it and the nearest free units.
+    """Attach to an SOS incident the cameras that see it and the nearest free units
+    (``around``, when they were read before the transaction).
 
     Snapshots are fetched after commit (``capture_snapshots``), outside the transaction,
     so a slow camera never delays the alarm.
     """
-    cameras = cameras_service.covering(
-        session, station_id=incident.station_id, lat=incident.lat, lon=incident.lon
-    )
-    units = patrol_service.rank_available(
-        session, station_id=incident.station_id, lat=incident.lat, lon=incident.lon
-    )
+    if around is None:
+        around = surroundings(
+            session, station_id=incident.station_id, lat=incident.lat, lon=incident.lon
+        )
+    cameras, units = around.cameras, around.units
     response = SosResponse(
         incident_id=incident.id,
         station_id=incident.station_id,
@@ -570,7 +701,6 @@ def respond(
         created_at=utcnow(),
     )
     session.add(response)
-    session.flush()
     audit_service.record(
         session,
         actor="system:sos",

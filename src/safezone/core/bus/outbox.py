@@ -20,6 +20,8 @@ from safezone.core.db import Base, Database, JsonText, UtcDateTime, utcnow
 
 log = logging.getLogger(__name__)
 
+RELAY_BATCH = 500  # outbox rows published per read
+
 
 class OutboxEvent(Base):
     __tablename__ = "outbox_events"
@@ -86,8 +88,7 @@ def enqueue(
         audit_seq=audit_seq,
         created_at=utcnow(),
     )
-    session.add(row)
-    session.flush()
+    session.add(row)  # flushed with the rest of the transaction's rows, ids in order
     session.info.setdefault("outbox_rows", []).append(row)
     return row
 
@@ -157,7 +158,7 @@ class OutboxRelay:
                 select(OutboxEvent)
                 .where(OutboxEvent.published_at.is_(None))
                 .order_by(OutboxEvent.id)
-                .limit(500)
+                .limit(RELAY_BATCH)
             ).all()
             return [r.to_event() for r in rows]
 
@@ -184,6 +185,10 @@ class OutboxRelay:
                 if published:
                     await asyncio.to_thread(self._mark, published)
                     sent += len(published)
+            if len(events) < RELAY_BATCH:
+                # That was all there was: a commit since then has nudged the relay, which
+                # drains again, so another read now would only find nothing.
+                return sent
 
     async def _run(self) -> None:
         backoff = self.interval_s
