@@ -287,6 +287,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         workers = sos_jobs.SosWorkers(db, settings, bus)
         camera_monitor = CameraMonitor(db, settings)
         housewatch_workers = housewatch_jobs.HouseWatchWorkers(db, settings, bus)
+        db.start_checkpoints()
         relay.start()
         scheduler.start()
         camera_monitor.start()
@@ -313,6 +314,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             app.state.stream_hub.close()
             db.commit_listeners.remove(app.state.stream_hub.nudge)
             await bus.close()
+            db.stop_checkpoints()
             if relay.nudge in db.commit_listeners:
                 db.commit_listeners.remove(relay.nudge)
 

@@ -8,10 +8,12 @@ failing half-way with "database is locked" when one tries to upgrade a read lock
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -262,6 +266,56 @@ class FileGate:
         os.close(token)  # closing the descriptor drops its lock
 
 
+# How often a server process copies the SQLite WAL back into the database file.
+CHECKPOINT_INTERVAL_S = 1.0
+# Engines whose connections leave checkpoints to a Checkpointer thread.
+_CHECKPOINTED_ELSEWHERE: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+class Checkpointer:
+    """Checkpoints a SQLite WAL from a thread of its own, instead of inside a commit.
+
+    By default SQLite checkpoints in whichever commit takes the WAL past 1,000 pages, so
+    now and then one transaction (an SOS, say) pays several milliseconds of copying and
+    syncing before its COMMIT returns, while still holding the write gate. A server
+    process turns that off for its connections (``Database.start_checkpoints``) and
+    runs a PASSIVE checkpoint here every ``interval_s``: it copies what no reader still
+    needs and never waits for, or blocks, a reader or a writer.
+    """
+
+    def __init__(self, engine: Engine, *, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+        self.engine = engine
+        self.interval_s = interval_s
+        self.checkpoints = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def checkpoint(self) -> None:
+        connection = self.engine.raw_connection()  # outside any transaction: autocommit
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.close()
+            self.checkpoints += 1
+        finally:
+            connection.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.checkpoint()
+            except Exception:  # a busy or closing database: the next round tries again
+                log.debug("WAL checkpoint failed", exc_info=True)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # No pool_pre_ping: a SQLite file does not drop connections, and a ping would add a
@@ -277,6 +331,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if engine in _CHECKPOINTED_ELSEWHERE:
+                cur.execute("PRAGMA wal_autocheckpoint=0")  # a Checkpointer does it
             cur.close()
 
         # Writers in this process queue on a lock, not in SQLite's busy handler, which
@@ -383,6 +439,7 @@ class Database:
             expire_on_commit=False,
         )
         self.commit_listeners: list[Callable[[list[Any]], None]] = []
+        self._checkpointer: Checkpointer | None = None
         for factory in (self._write, self._urgent):
             event.listen(factory, "after_commit", self._after_commit)
             event.listen(factory, "after_soft_rollback", self._after_rollback)
@@ -432,5 +489,31 @@ class Database:
             session.rollback()
             session.close()
 
+    def start_checkpoints(self) -> None:
+        """For a server process on a SQLite file: checkpoint the WAL from a thread of its
+        own, never inside a commit (``Checkpointer``). Elsewhere this does nothing."""
+        database = self.engine.url.database
+        if not self.is_sqlite or not database or database == ":memory:":
+            return
+        if self._checkpointer is None:
+            _CHECKPOINTED_ELSEWHERE.add(self.engine)
+            self.engine.dispose()  # pooled connections open again without auto-checkpoints
+            self._checkpointer = Checkpointer(self.engine)
+            self._checkpointer.start()
+
+    def stop_checkpoints(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            try:
+                self._checkpointer.checkpoint()  # leave the WAL copied back
+            except Exception:  # SQLite checkpoints again when its last connection closes
+                log.debug("final WAL checkpoint failed", exc_info=True)
+            self._checkpointer = None
+            _CHECKPOINTED_ELSEWHERE.discard(self.engine)
+            self.engine.dispose()
+
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()

@@ -175,6 +175,7 @@ def _run(
     from safezone.sos.gateway import MqttGateway
 
     db = Database(settings.resolved_database_url)
+    db.start_checkpoints()
     hand_over = EventHandOver(events_out)
     hand_over.start()
     db.commit_listeners.append(hand_over.committed)

@@ -332,8 +332,14 @@ def receive(
 
 def boxes_by_id(session: Session, box_ids: Collection[str | None]) -> dict[str, BoxInfo]:
     wanted = [box_id for box_id in box_ids if box_id]
-    kind = zones_service.KINDS["sos_box"]
-    rows = zones_service.find_assets(session, kind=kind, ids=wanted)
+    if not wanted:
+        return {}
+    box = zones_service.KINDS["sos_box"].model
+    rows = session.execute(
+        select(box.id, box.station_id, box.name, box.lat, box.lon, box.secret, box.active).where(
+            box.id.in_(wanted)
+        )
+    )
     return {row.id: BoxInfo.of(row) for row in rows}
 
 

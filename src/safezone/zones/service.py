@@ -311,13 +311,20 @@ class Placement:
 _SHAPES: dict[str, tuple[datetime, BaseGeometry]] = {}
 
 
-def _zone_shapes(session: Session) -> list[tuple[Zone, BaseGeometry]]:
-    zones = session.scalars(select(Zone).where(Zone.active.is_(True)).order_by(Zone.id)).all()
+def _zone_shapes(session: Session) -> list[tuple[Any, BaseGeometry]]:
+    """(zone id and station, polygon) of each active zone; a polygon is read and parsed
+    again only when its zone has changed."""
+    zones = session.execute(
+        select(Zone.id, Zone.station_id, Zone.updated_at)
+        .where(Zone.active.is_(True))
+        .order_by(Zone.id)
+    ).all()
     shapes = []
     for zone in zones:
         cached = _SHAPES.get(zone.id)
         if cached is None or cached[0] != zone.updated_at:
-            cached = (zone.updated_at, polygon_geometry(zone.geometry))
+            geometry = session.execute(select(Zone.geometry).where(Zone.id == zone.id)).scalar_one()
+            cached = (zone.updated_at, polygon_geometry(geometry))
             _SHAPES[zone.id] = cached
         shapes.append((zone, cached[1]))
     return shapes
