@@ -132,3 +132,36 @@ def test_incident_row_audit_entry_and_event_share_one_transaction(client, db, au
         assert event.payload["incident"]["id"] == incident_id
         assert event.audit_seq == audit_service.head(session)[0]
         assert session.get(Incident, incident_id) is not None
+
+
+def test_one_drain_publishes_more_events_than_one_read_holds(db, monkeypatch):
+    """The relay reads at most a batch at a time; a drain still publishes everything
+    that was pending when it began, however long the backlog."""
+    monkeypatch.setattr("safezone.core.bus.outbox.RELAY_BATCH", 3)
+    received: list[Event] = []
+
+    async def scenario() -> int:
+        bus = MemoryBus()
+
+        async def consumer(event: Event) -> None:
+            received.append(event)
+
+        bus.subscribe(consumer)
+        relay = OutboxRelay(db, bus, interval_s=0.05)
+        await relay.drain()  # whatever the seed left
+        received.clear()
+        with db.transaction() as session:
+            for i in range(8):
+                audit_service.record(
+                    session,
+                    actor="t",
+                    action="incident.note",
+                    object_type="incident",
+                    object_id=i,
+                    station_id="MDH",
+                    event={"n": i},
+                )
+        return await relay.drain()
+
+    assert asyncio.run(scenario()) == 8
+    assert [e.payload["n"] for e in received] == list(range(8))

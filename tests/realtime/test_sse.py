@@ -76,6 +76,7 @@ def test_live_event_then_replay_after_reconnect(live_server, http, auth):
     with open_stream(http, h) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["x-content-type-options"] == "nosniff"  # streams too
         first_code = submit(live_server.url, "first")
         [event] = read_events(response, 1)
     assert event["event"] == "report.created"

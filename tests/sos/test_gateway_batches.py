@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from safezone.audit.service import verify
 from safezone.sos import service as sos_service
-from safezone.sos.gateway import _is_routine
+from safezone.sos.gateway import MqttGateway, _is_routine
 from safezone.sos.models import BoxRejection, BoxStatus
 from tests.sos.conftest import BOX_ID, box_message
 
@@ -61,3 +61,46 @@ def test_a_heartbeat_repeated_in_a_later_batch_is_a_harmless_duplicate(db, sos_s
     handle_batch(db, [box_message("heartbeat", 7)])
     [again] = handle_batch(db, [box_message("heartbeat", 7)])
     assert again.status == "duplicate"
+
+
+def gateway_on(db) -> MqttGateway:
+    """A gateway on ``db`` that is never connected (acknowledgements go nowhere)."""
+    gateway = MqttGateway(db, url="mqtt://127.0.0.1:1883", client_id="t-batches", tolerance_s=300)
+    gateway.client.ack = lambda mid, qos: None  # type: ignore[method-assign]
+    return gateway
+
+
+def test_a_window_of_heartbeats_is_stored_as_each_boxs_newest_in_one_go(db, sos_site):
+    """A second's heartbeats become one status update per box; a forged one among them
+    is still refused, counted and audited."""
+    topic = f"safezone/sos/{BOX_ID}/event"
+    beats = [mqtt_message(topic, box_message("heartbeat", seq)) for seq in (3, 5, 4)]
+    forged = mqtt_message(topic, box_message("heartbeat", 9, secret="attacker-secret-000000"))
+    gateway = gateway_on(db)
+
+    kept = gateway._prepare([*beats, forged])
+    assert [item.heartbeat_seq for item in kept] == [5, None]  # the newest, then the refusal
+    gateway._store([*beats, forged], urgent=False)
+
+    with db.reader() as session:
+        status = session.get(BoxStatus, BOX_ID)
+        assert status is not None and status.online and status.last_heartbeat_seq == 5
+        assert session.scalar(select(func.count()).select_from(BoxRejection)) == 1
+        assert verify(session).ok
+    assert gateway.processed == 4
+
+
+def test_newest_heartbeats_keeps_everything_that_is_not_an_older_heartbeat(db, sos_site):
+    topic = f"safezone/sos/{BOX_ID}/event"
+    press = mqtt_message(topic, box_message("press", 10))
+    gateway = gateway_on(db)
+    items = gateway._prepare(
+        [
+            mqtt_message(topic, box_message("heartbeat", 1)),
+            press,
+            mqtt_message(topic, box_message("heartbeat", 2)),
+            mqtt_message(topic, box_message("heartbeat", 2)),  # the same one again
+        ]
+    )
+    assert [i.message for i in items][0] is press
+    assert [i.heartbeat_seq for i in items] == [None, 2]

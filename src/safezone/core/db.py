@@ -283,10 +283,11 @@ class Checkpointer:
     needs and never waits for, or blocks, a reader or a writer.
     """
 
-    def __init__(self, engine: Engine, *, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+    def __init__(self, engine: Engine, *, interval_s: float | None = None) -> None:
         self.engine = engine
-        self.interval_s = interval_s
-        self.checkpoints = 0
+        self.interval_s = CHECKPOINT_INTERVAL_S if interval_s is None else interval_s
+        # SQLite's answer to the last checkpoint: (busy, frames in the WAL, frames copied).
+        self.last: tuple[int, int, int] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
 
@@ -302,9 +303,9 @@ class Checkpointer:
         connection = self.engine.raw_connection()  # outside any transaction: autocommit
         try:
             cursor = connection.cursor()
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            busy, frames, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             cursor.close()
-            self.checkpoints += 1
+            self.last = (int(busy), int(frames), int(copied))
         finally:
             connection.close()
 
