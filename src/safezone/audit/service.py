@@ -80,9 +80,12 @@ def record(
         mine
         # Added by this transaction (flushed or not) and not undone by a savepoint's rollback.
         if state is not None and (state.pending or state.persistent)
-        else session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-        ).first()
+        # On the connection, without an autoflush: this transaction's own entries are
+        # known without one (``mine``), and flushing other rows here would only add a
+        # round of the unit of work.
+        else session.connection()
+        .execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+        .first()
     )
     seq = (head.seq + 1) if head else 1
     prev_hash = head.hash if head else GENESIS_HASH

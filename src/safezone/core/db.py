@@ -401,6 +401,25 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def insert_unless_exists(session: Session, model: Any, values: dict[str, Any]) -> int | None:
+    """INSERT one row unless it would repeat a unique key; returns its id, or None when a
+    row with that key is already there (``ON CONFLICT DO NOTHING``, on both databases)."""
+    connection = session.connection()  # Core on the session's connection: no ORM bookkeeping
+    key = (connection.dialect.name, model.__tablename__)
+    statement = _INSERTS_UNLESS_EXISTS.get(key)
+    if statement is None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = postgresql if key[0] == "postgresql" else sqlite
+        table = model.__table__
+        statement = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+        _INSERTS_UNLESS_EXISTS[key] = statement
+    return connection.execute(statement, values).scalar()
+
+
+_INSERTS_UNLESS_EXISTS: dict[tuple[str, str], Any] = {}
+
+
 def after_commit(session: Session, action: Callable[[], None]) -> None:
     """Run ``action`` once this session's transaction has committed."""
     session.info.setdefault("after_commit", []).append(action)

@@ -293,7 +293,9 @@ class MqttGateway:
         """
         try:
             prepared = self._prepare(batch)
-            box_ids = {p.box_id for p in prepared}
+            # A window of heartbeats updates each box's status row: load them at once.
+            # (A press only sets the last message time, in one UPDATE of its own.)
+            box_ids = () if urgent else {p.box_id for p in prepared}
             with (
                 self.db.transaction(urgent=urgent) as session,
                 sos_service.preloaded(session, box_ids=box_ids, boxes=False),

@@ -14,15 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
 from safezone.cameras import service as cameras_service
 from safezone.cameras.schemas import CameraView, SnapshotRead
 from safezone.core.bus import outbox
-from safezone.core.db import Database, utcnow
+from safezone.core.db import Database, insert_unless_exists, utcnow
 from safezone.core.errors import Conflict, NotFound
 from safezone.core.security import canonical_json, constant_time_equal, hmac_sha256_hex
 from safezone.incidents import service as incidents_service
@@ -203,6 +202,9 @@ def preloaded(
     one query and one UPDATE per box.
     """
     wanted = [box_id for box_id in box_ids if box_id]
+    if not wanted:
+        yield
+        return
     kind = zones_service.KINDS["sos_box"]
     held = [
         *(zones_service.find_assets(session, kind=kind, ids=wanted) if boxes else ()),
@@ -437,12 +439,29 @@ def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
     now = checked.received_at
     if message.type == "heartbeat":
         return _heartbeat(session, box=box, message=message, now=now)
-    previous = session.scalar(
-        select(BoxEvent).where(BoxEvent.box_id == box.id, BoxEvent.seq == message.seq)
+    # (box_id, seq) is unique: the row goes in unless this seq is stored already, which
+    # one statement settles (no read before, no savepoint, whoever else is writing).
+    event_id = insert_unless_exists(
+        session,
+        BoxEvent,
+        {
+            "box_id": box.id,
+            "station_id": box.station_id,
+            "seq": message.seq,
+            "type": message.type,
+            "device_ts": message.ts.isoformat(),
+            "signature": message.sig.lower(),
+            "transport": transport,
+            "received_at": now,
+        },
     )
-    if previous is not None:
-        if previous.signature == message.sig.lower():
-            return BoxResult("duplicate", box.id, seq=message.seq, incident_id=previous.incident_id)
+    if event_id is None:
+        previous = session.scalar(
+            select(BoxEvent).where(BoxEvent.box_id == box.id, BoxEvent.seq == message.seq)
+        )
+        if previous is None or previous.signature == message.sig.lower():
+            incident_id = previous.incident_id if previous is not None else None
+            return BoxResult("duplicate", box.id, seq=message.seq, incident_id=incident_id)
         return _reject(
             session,
             box_id=box.id,
@@ -453,7 +472,13 @@ def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
             detail="a different message already used it",
         )
     return _accept(
-        session, box=box, message=message, transport=transport, now=now, around=item.surroundings
+        session,
+        box=box,
+        event_id=event_id,
+        message=message,
+        transport=transport,
+        now=now,
+        around=item.surroundings,
     )
 
 
@@ -474,38 +499,15 @@ def _accept(
     session: Session,
     *,
     box: BoxInfo,
+    event_id: int,
     message: BoxMessage,
     transport: str,
     now: datetime,
     around: Surroundings | None,
 ) -> BoxResult:
-    event = BoxEvent(
-        box_id=box.id,
-        station_id=box.station_id,
-        seq=message.seq,
-        type=message.type,
-        device_ts=message.ts.isoformat(),
-        signature=message.sig.lower(),
-        transport=transport,
-        received_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        # Another worker stored the same (box, seq) a moment ago: it is a duplicate.
-        existing = session.scalar(
-            select(BoxEvent).where(BoxEvent.box_id == box.id, BoxEvent.seq == message.seq)
-        )
-        return BoxResult(
-            "duplicate",
-            box.id,
-            seq=message.seq,
-            incident_id=existing.incident_id if existing else None,
-        )
-    status = _status_row(session, box)
-    status.last_message_at = now
+    """Act on a stored box message (``event_id``) other than a heartbeat."""
+    _note_message(session, box, now)
+    incident_id: int | None = None
     actor = f"device:{box.id}"
     if message.type == "press":
         incident = incidents_service.create_incident(
@@ -523,7 +525,7 @@ def _accept(
             station_id=box.station_id,
             placement=around.placement if around is not None else None,
         )
-        event.incident_id = incident.id
+        incident_id = incident.id
         respond(
             session,
             incident=incident,
@@ -533,7 +535,7 @@ def _accept(
             around=around,
         )
     elif message.type == "cancel":
-        event.incident_id = _cancel_from_box(session, box=box, now=now, actor=actor)
+        incident_id = _cancel_from_box(session, box=box, now=now, actor=actor)
     elif message.type in ("tamper", "power"):
         zones_service.raise_maintenance_alert(
             session,
@@ -551,10 +553,24 @@ def _accept(
         object_type="sos_box",
         object_id=box.id,
         station_id=box.station_id,
-        payload={"seq": message.seq, "transport": transport, "incident_id": event.incident_id},
+        payload={"seq": message.seq, "transport": transport, "incident_id": incident_id},
     )
+    if incident_id is not None:
+        session.connection().execute(  # Core: no ORM bookkeeping for one column
+            update(BoxEvent).where(BoxEvent.id == event_id).values(incident_id=incident_id)
+        )
     session.flush()
-    return BoxResult("accepted", box.id, seq=message.seq, incident_id=event.incident_id)
+    return BoxResult("accepted", box.id, seq=message.seq, incident_id=incident_id)
+
+
+def _note_message(session: Session, box: BoxInfo, now: datetime) -> None:
+    """The box's last message time, in one UPDATE (its status row exists once it has
+    sent a heartbeat; before that it is made here)."""
+    touched = session.connection().execute(
+        update(BoxStatus).where(BoxStatus.box_id == box.id).values(last_message_at=now)
+    )
+    if not touched.rowcount:
+        _status_row(session, box).last_message_at = now
 
 
 def _cancel_from_box(session: Session, *, box: Any, now: datetime, actor: str) -> int | None:
