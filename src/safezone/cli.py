@@ -301,6 +301,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from safezone.app import create_app
+    from safezone.core.runtime import freeze_startup_objects
 
     # The SOS path crosses several threads (MQTT, storage, the event loop); a shorter GIL
     # switch interval keeps a press from waiting 5 ms at each hand-over under load.
@@ -314,6 +315,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         raise CliError(f"SAFEZONE_ROAD_GRAPH: {exc}") from exc
     except RuntimeError as exc:  # a setting the app refuses at start
         raise CliError(f"configuration: {exc}") from exc
+    freeze_startup_objects()
     uvicorn.run(
         app,
         host=host,

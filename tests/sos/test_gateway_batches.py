@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import paho.mqtt.client as mqtt
 from sqlalchemy import func, select
@@ -104,3 +105,24 @@ def test_newest_heartbeats_keeps_everything_that_is_not_an_older_heartbeat(db, s
     )
     assert [i.message for i in items][0] is press
     assert [i.heartbeat_seq for i in items] == [None, 2]
+
+
+def test_heartbeats_step_aside_while_a_press_is_being_stored(db, sos_site, monkeypatch):
+    """Checking a second's heartbeats pauses between chunks while an urgent message waits
+    or is being stored, so the press has the gateway's interpreter to itself."""
+    monkeypatch.setattr("safezone.sos.gateway.ROUTINE_CHUNK", 5)
+    topic = f"safezone/sos/{BOX_ID}/event"
+    beats = [mqtt_message(topic, box_message("heartbeat", seq)) for seq in range(1, 21)]
+    gateway = gateway_on(db)
+    press = mqtt_message(topic, box_message("press", 100))
+    gateway._on_message(gateway.client, None, press)  # queued, not yet stored
+    done: list[list] = []
+    checking = threading.Thread(target=lambda: done.append(gateway._prepare(beats, urgent=False)))
+    checking.start()
+    checking.join(0.3)
+    assert not done, "the heartbeats did not wait for the press"
+
+    gateway._store(gateway._next_batch(True), urgent=True)  # what the urgent worker does
+    gateway._idle_unless_urgent_waits()
+    checking.join(5)
+    assert done and [item.heartbeat_seq for item in done[0]] == [20]

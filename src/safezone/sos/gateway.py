@@ -44,6 +44,8 @@ STATUS_TOPIC = "safezone/sos/+/status"
 # moves in minutes, and every write transaction is one an SOS may have to wait behind.
 HEARTBEAT_WINDOW_S = 1.0
 HEARTBEAT_WINDOW_MAX = 20000  # stored early past this many (a flood)
+ROUTINE_CHUNK = 25  # heartbeats checked between looks at whether a press is waiting
+URGENT_PAUSE_MAX_S = 1.0  # the longest a chunk of heartbeats waits for urgent work
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,11 @@ class MqttGateway:
         self._routine: deque[mqtt.MQTTMessage] = deque()
         self._urgent_ready = threading.Condition()
         self._routine_ready = threading.Condition()
+        # Clear while urgent messages wait or are being stored: the heartbeat worker then
+        # pauses between chunks, so a press does not share this process's interpreter
+        # lock with checking a second's worth of heartbeats.
+        self._urgent_idle = threading.Event()
+        self._urgent_idle.set()
         self._stop = threading.Event()
         # Set while connected to the broker (a process-shared event when in its own process).
         self.connected = connected if connected is not None else threading.Event()
@@ -229,6 +236,7 @@ class MqttGateway:
                 self._routine_ready.notify()
         else:
             with self._urgent_ready:
+                self._urgent_idle.clear()  # heartbeats step aside until it is stored
                 self._urgent.append(message)
                 self._urgent_ready.notify()
 
@@ -267,15 +275,29 @@ class MqttGateway:
             queue.clear()
             return batch
 
-    def _prepare(self, batch: list[mqtt.MQTTMessage]) -> list[Received]:
+    def _prepare(self, batch: list[mqtt.MQTTMessage], *, urgent: bool = True) -> list[Received]:
         """Check the batch's box messages and read each press's surroundings in a read
-        session, so that the write transaction only writes."""
+        session, so that the write transaction only writes. A routine batch (a window of
+        heartbeats) is checked a chunk at a time, and waits between chunks while an
+        urgent message is being stored."""
         located = [(m, box_id) for m in batch if (box_id := box_id_of(m.topic)) is not None]
         events = [(box_id, bytes(m.payload)) for m, box_id in located if _is_event(m)]
+        checked: list[sos_service.Prepared] = []
         with self.db.reader() as session:
-            checked = iter(sos_service.prepare(session, events, tolerance_s=self.tolerance_s))
+            boxes = sos_service.boxes_by_id(session, {box_id for box_id, _ in events})
+            chunk = len(events) if urgent else ROUTINE_CHUNK
+            for start in range(0, len(events), max(chunk, 1)):
+                if not urgent:
+                    self._urgent_idle.wait(timeout=URGENT_PAUSE_MAX_S)
+                checked += sos_service.prepare(
+                    session,
+                    events[start : start + chunk],
+                    tolerance_s=self.tolerance_s,
+                    boxes=boxes,
+                )
+        results = iter(checked)
         return newest_heartbeats(
-            [Received(m, box_id, next(checked) if _is_event(m) else None) for m, box_id in located]
+            [Received(m, box_id, next(results) if _is_event(m) else None) for m, box_id in located]
         )
 
     @staticmethod
@@ -292,7 +314,7 @@ class MqttGateway:
         Urgent messages are acknowledged only once stored (heartbeats were on receipt).
         """
         try:
-            prepared = self._prepare(batch)
+            prepared = self._prepare(batch, urgent=urgent)
             # A window of heartbeats updates each box's status row: load them at once.
             # (A press only sets the last message time, in one UPDATE of its own.)
             box_ids = () if urgent else {p.box_id for p in prepared}
@@ -359,3 +381,12 @@ class MqttGateway:
             batch = self._next_batch(urgent)
             if batch:
                 self._store(batch, urgent=urgent)
+            if urgent:
+                self._idle_unless_urgent_waits()
+
+    def _idle_unless_urgent_waits(self) -> None:
+        """After storing urgent messages: heartbeats may go on, unless more urgent ones
+        arrived meanwhile."""
+        with self._urgent_ready:
+            if not self._urgent:
+                self._urgent_idle.set()

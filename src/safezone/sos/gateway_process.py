@@ -32,6 +32,7 @@ from typing import Any
 
 from safezone.config import Settings
 from safezone.core.bus import Event
+from safezone.core.runtime import freeze_startup_objects
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ def _run(
         connected=connected,
     )
     gateway.start()
+    freeze_startup_objects()
     try:
         stop.poll(None)  # a word from the web process, or its end of the pipe closing
     finally:

@@ -402,11 +402,14 @@ def prepare(
     *,
     tolerance_s: int,
     now: datetime | None = None,
+    boxes: dict[str, BoxInfo] | None = None,
 ) -> list[Prepared]:
     """Check (box id, body) messages and read the surroundings of each press, all in a
-    read session: what ``store`` then writes needs no more reads of its own."""
+    read session: what ``store`` then writes needs no more reads of its own. ``boxes``:
+    the messages' boxes, when already read in this session (``boxes_by_id``)."""
     now = now or utcnow()
-    boxes = boxes_by_id(session, {box_id for box_id, _ in messages})
+    if boxes is None:
+        boxes = boxes_by_id(session, {box_id for box_id, _ in messages})
     prepared = []
     for box_id, body in messages:
         box = boxes.get(box_id)
