@@ -233,7 +233,11 @@ class MqttGateway:
                 client.ack(message.mid, message.qos)
             with self._routine_ready:
                 self._routine.append(message)
-                self._routine_ready.notify()
+                # Wake the heartbeat worker only to open a window (or end a flooded one):
+                # woken by each of hundreds a second, it would take the interpreter lock
+                # from a press as often.
+                if len(self._routine) in (1, HEARTBEAT_WINDOW_MAX):
+                    self._routine_ready.notify()
         else:
             with self._urgent_ready:
                 self._urgent_idle.clear()  # heartbeats step aside until it is stored
