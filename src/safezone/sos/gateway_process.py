@@ -189,6 +189,7 @@ def _run(
     )
     gateway.start()
     freeze_startup_objects()
+    gateway.collect_garbage_between_presses()
     try:
         stop.poll(None)  # a word from the web process, or its end of the pipe closing
     finally:
