@@ -127,8 +127,16 @@ OFFSET_JS = """
 
 
 def unit_offset(page: Any, incident_id: int) -> tuple[float, float]:
-    offset: list[float] | None = page.evaluate(OFFSET_JS, [OFFICER_UNIT, incident_id])
-    assert offset is not None, "unit or incident marker missing"
+    """The offset once the map has stopped moving (a zoom or pan animation changes it)."""
+    offset: list[float] | None = None
+    for _ in range(50):
+        previous = offset
+        offset = page.evaluate(OFFSET_JS, [OFFICER_UNIT, incident_id])
+        assert offset is not None, "unit or incident marker missing"
+        if offset == previous:
+            break
+        page.wait_for_timeout(100)
+    assert offset is not None
     return offset[0], offset[1]
 
 
