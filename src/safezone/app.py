@@ -345,8 +345,8 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _validation_response(exc)
 
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.request_max_bytes)
+    app.add_middleware(SecurityHeaders)  # outside BodyLimit: its 413s carry them too
     # Pages carry their string catalogue; phones on slow links feel every kilobyte.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from sqlalchemy import func, select
@@ -11,7 +12,9 @@ from sqlalchemy import func, select
 from safezone.audit.service import verify
 from safezone.sos import service as sos_service
 from safezone.sos.gateway import MqttGateway, _is_routine
-from safezone.sos.models import BoxRejection, BoxStatus
+from safezone.sos.models import BoxEvent, BoxRejection, BoxStatus
+from safezone.zones import schemas as zone_schemas
+from safezone.zones import service as zones_service
 from tests.sos.conftest import BOX_ID, box_message
 
 
@@ -126,3 +129,69 @@ def test_heartbeats_step_aside_while_a_press_is_being_stored(db, sos_site, monke
     gateway._idle_unless_urgent_waits()
     checking.join(5)
     assert done and [item.heartbeat_seq for item in done[0]] == [20]
+
+
+def test_a_box_deactivated_between_the_checks_and_the_write_is_refused(db, sos_site):
+    """The checks run before the write lock; the box is read again inside the write
+    transaction, so a box switched off meanwhile (stolen, compromised) makes no incident."""
+    with db.reader() as session:
+        prepared = sos_service.prepare(
+            session, [(BOX_ID, json.dumps(box_message("press", 50)))], tolerance_s=300
+        )
+    assert prepared[0].checked.message is not None  # it looked fine a moment ago
+    with db.transaction() as session:
+        zones_service.update_asset(
+            session,
+            kind=zones_service.KINDS["sos_box"],
+            station_id="MDH",
+            asset_id=BOX_ID,
+            data=zone_schemas.SosBoxUpdate(active=False),
+            actor="test",
+        )
+    with db.transaction() as session:
+        [result] = sos_service.store(session, prepared, transport="mqtt")
+    assert result.status == "rejected" and result.reason == "unknown_box"
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(BoxEvent)) == 0
+
+
+def test_a_message_signed_with_a_secret_rotated_meanwhile_is_checked_again(db, sos_site):
+    new_secret = "rotated-secret-for-tests-987654321"
+    body = json.dumps(box_message("press", 51, secret=new_secret))
+    with db.reader() as session:
+        [prepared] = sos_service.prepare(session, [(BOX_ID, body)], tolerance_s=300)
+    assert prepared.checked.reason == "bad_signature"  # before the rotation reached the box
+    with db.transaction() as session:
+        zones_service.update_asset(
+            session,
+            kind=zones_service.KINDS["sos_box"],
+            station_id="MDH",
+            asset_id=BOX_ID,
+            data=zone_schemas.SosBoxUpdate(secret=new_secret),
+            actor="test",
+        )
+    with db.transaction() as session:
+        [result] = sos_service.store(session, [prepared], transport="mqtt")
+    assert result.status == "accepted" and result.incident_id is not None
+
+
+def test_a_heartbeat_that_arrived_before_the_last_will_does_not_bring_the_box_back(db, sos_site):
+    """Heartbeats wait up to a second to be stored; a last will is stored at once. The
+    older heartbeat, stored after it, must not mark the box online again."""
+    handle_batch(db, [box_message("heartbeat", 1)])  # online
+    arrived = datetime.now(UTC)
+    with db.reader() as session:
+        [beat] = sos_service.prepare(
+            session,
+            [(BOX_ID, json.dumps(box_message("heartbeat", 2)))],
+            tolerance_s=300,
+            arrived=[arrived],
+        )
+    with db.transaction() as session:
+        assert sos_service.handle_box_status(session, box_id=BOX_ID, payload=b"offline")
+    with db.transaction() as session:
+        [result] = sos_service.store(session, [beat], transport="mqtt")
+    assert result.status == "accepted"
+    with db.reader() as session:
+        status = session.get(BoxStatus, BOX_ID)
+        assert status is not None and not status.online and status.last_heartbeat_seq == 2

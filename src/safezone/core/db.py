@@ -536,4 +536,5 @@ class Database:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
+            _CHECKPOINTED_ELSEWHERE.discard(self.engine)
         self.engine.dispose()

@@ -28,6 +28,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -115,6 +116,15 @@ class Received:
         return checked.message.seq
 
 
+def arrival(message: mqtt.MQTTMessage) -> datetime:
+    """When a message reached this process (paho stamps it with a monotonic clock)."""
+    stamped = getattr(message, "timestamp", 0.0) or 0.0
+    now = datetime.now(UTC)
+    if stamped <= 0:
+        return now
+    return now - timedelta(seconds=max(time.monotonic() - stamped, 0.0))
+
+
 def newest_heartbeats(received: list[Received]) -> list[Received]:
     """Of each box's heartbeats keep only the newest (each says no more than the next);
     everything else stays, in arrival order."""
@@ -150,10 +160,15 @@ class MqttGateway:
         client_id: str,
         tolerance_s: int,
         connected: Any = None,
+        own_process: bool = False,
     ) -> None:
         self.db = db
         self.address = parse_url(url)
         self.tolerance_s = tolerance_s
+        # In a process of its own (gateway_process): a press is prepared on a helper
+        # thread while the worker waits for the write lock, and garbage is collected
+        # between presses.
+        self.own_process = own_process
         self._urgent: deque[mqtt.MQTTMessage] = deque()
         self._routine: deque[mqtt.MQTTMessage] = deque()
         self._urgent_ready = threading.Condition()
@@ -281,8 +296,11 @@ class MqttGateway:
                     if left <= 0:
                         break
                     ready.wait(timeout=left)
-            batch = list(queue)
-            queue.clear()
+            if urgent:
+                batch = list(queue)
+                queue.clear()
+            else:  # at most a flood's worth; the rest opens the next window
+                batch = [queue.popleft() for _ in range(min(len(queue), HEARTBEAT_WINDOW_MAX))]
             return batch
 
     def _prepare(self, batch: list[mqtt.MQTTMessage], *, urgent: bool = True) -> list[Received]:
@@ -291,19 +309,21 @@ class MqttGateway:
         heartbeats) is checked a chunk at a time, and waits between chunks while an
         urgent message is being stored."""
         located = [(m, box_id) for m in batch if (box_id := box_id_of(m.topic)) is not None]
-        events = [(box_id, bytes(m.payload)) for m, box_id in located if _is_event(m)]
+        events = [(m, box_id) for m, box_id in located if _is_event(m)]
         checked: list[sos_service.Prepared] = []
-        with self.db.reader() as session:
-            boxes = sos_service.boxes_by_id(session, {box_id for box_id, _ in events})
-            chunk = len(events) if urgent else ROUTINE_CHUNK
-            for start in range(0, len(events), max(chunk, 1)):
-                if not urgent:
-                    self._urgent_idle.wait(timeout=URGENT_PAUSE_MAX_S)
+        chunk = max(len(events) if urgent else ROUTINE_CHUNK, 1)
+        paused_until = time.monotonic() + URGENT_PAUSE_MAX_S  # pauses end by then
+        for start in range(0, len(events), chunk):
+            part = events[start : start + chunk]
+            if not urgent:
+                # Outside any read transaction, which would hold back WAL checkpoints.
+                self._urgent_idle.wait(timeout=max(paused_until - time.monotonic(), 0))
+            with self.db.reader() as session:
                 checked += sos_service.prepare(
                     session,
-                    events[start : start + chunk],
+                    [(box_id, bytes(m.payload)) for m, box_id in part],
                     tolerance_s=self.tolerance_s,
-                    boxes=boxes,
+                    arrived=[arrival(m) for m, _ in part],
                 )
         results = iter(checked)
         return newest_heartbeats(
@@ -311,18 +331,23 @@ class MqttGateway:
         )
 
     @staticmethod
-    def _apply(session: Session, item: Received) -> None:
-        if item.box_message is None:
-            payload = bytes(item.message.payload)
-            sos_service.handle_box_status(session, box_id=item.box_id, payload=payload)
-        else:
-            sos_service.store(session, [item.box_message], transport="mqtt")
+    def _apply(session: Session, items: list[Received]) -> None:
+        """Store received messages in order, in the caller's write transaction."""
+        boxes = {item.box_id for item in items if item.box_message is not None}
+        current = sos_service.boxes_by_id(session, boxes)  # once, for store's re-check
+        for item in items:
+            if item.box_message is None:
+                payload = bytes(item.message.payload)
+                sos_service.handle_box_status(session, box_id=item.box_id, payload=payload)
+            else:
+                sos_service.store(session, [item.box_message], transport="mqtt", current=current)
 
     def _store(self, batch: list[mqtt.MQTTMessage], *, urgent: bool) -> None:
         """Store a batch in one transaction; if that fails, one message at a time.
 
         Urgent messages are acknowledged only once stored (heartbeats were on receipt).
         """
+        prepared: list[Received] | None = None
         try:
             if urgent:
                 self._store_urgent(batch)
@@ -335,8 +360,7 @@ class MqttGateway:
                         session, box_ids={p.box_id for p in prepared}, boxes=False
                     ),
                 ):
-                    for item in prepared:
-                        self._apply(session, item)
+                    self._apply(session, prepared)
         except Exception as exc:
             if _database_busy(exc):
                 # Another writer held the database for the whole busy timeout: one by one
@@ -348,7 +372,11 @@ class MqttGateway:
                 )
                 failed, batch = len(batch), []
             else:
-                failed, batch = self._store_one_by_one(batch, urgent=urgent)
+                # Of a window of heartbeats, only what it kept (each box's newest and the
+                # refusals) is worth a transaction of its own.
+                kept = [p.message for p in prepared] if prepared is not None else batch
+                failed, stored = self._store_one_by_one(kept, urgent=urgent)
+                batch = stored if urgent else batch
         else:
             failed = 0
         if urgent:
@@ -364,12 +392,18 @@ class MqttGateway:
         """Wait for the write lock and prepare the batch at the same time: the checks and
         reads run on another thread (and connection) while this one waits its turn at
         the database, so a press waits for the longer of the two, not for both."""
+        if not self.own_process:
+            # Inside the web process, HTTP writers waiting at the write lock may hold every
+            # pooled connection; the helper could then not get one to prepare with.
+            prepared = self._prepare(batch)
+            with self.db.transaction(urgent=True) as session:
+                self._apply(session, prepared)
+            return
         preparing = self._preparer.submit(self._prepare, batch, urgent=True)
         try:
             with self.db.transaction(urgent=True) as session:
                 session.connection()  # BEGIN IMMEDIATE: the turn at the write lock
-                for item in preparing.result():
-                    self._apply(session, item)
+                self._apply(session, preparing.result())
         finally:
             preparing.cancel()  # not started yet (the lock failed first): nothing to do
 
@@ -384,8 +418,7 @@ class MqttGateway:
             try:
                 prepared = self._prepare([message])
                 with self.db.transaction(urgent=urgent) as session:
-                    for item in prepared:
-                        self._apply(session, item)
+                    self._apply(session, prepared)
                 stored.append(message)
             except Exception:
                 log.exception("MQTT message on %s could not be stored", message.topic)

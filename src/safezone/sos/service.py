@@ -126,6 +126,9 @@ class Checked:
     reason: str | None = None
     seq: int | None = None
     detail: str = ""
+    # What was checked, to check it again if the box changed before the write.
+    body: bytes | str | dict[str, Any] = b""
+    tolerance_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -361,7 +364,9 @@ def check(
     seq_hint = raw_seq if isinstance(raw_seq, int) and not isinstance(raw_seq, bool) else None
 
     def refused(reason: str, seq: int | None = seq_hint, detail: str = "") -> Checked:
-        return Checked(box_id, box, None, now, reason=reason, seq=seq, detail=detail)
+        return Checked(
+            box_id, box, None, now, reason, seq, detail, body=body, tolerance_s=tolerance_s
+        )
 
     if box is None or not box.active:
         return refused("unknown_box")
@@ -383,7 +388,7 @@ def check(
     if skew > tolerance_s:
         limit = f"{int(skew)} s from server time (limit {tolerance_s} s)"
         return refused("stale_timestamp", message.seq, limit)
-    return Checked(box_id, box, message, now, seq=message.seq)
+    return Checked(box_id, box, message, now, seq=message.seq, body=body, tolerance_s=tolerance_s)
 
 
 def surroundings(session: Session, *, station_id: str, lat: float, lon: float) -> Surroundings:
@@ -403,17 +408,20 @@ def prepare(
     tolerance_s: int,
     now: datetime | None = None,
     boxes: dict[str, BoxInfo] | None = None,
+    arrived: Sequence[datetime] | None = None,
 ) -> list[Prepared]:
     """Check (box id, body) messages and read the surroundings of each press, all in a
     read session: what ``store`` then writes needs no more reads of its own. ``boxes``:
-    the messages' boxes, when already read in this session (``boxes_by_id``)."""
+    the messages' boxes, when already read in this session (``boxes_by_id``);
+    ``arrived``: when each message arrived, if not ``now``."""
     now = now or utcnow()
     if boxes is None:
         boxes = boxes_by_id(session, {box_id for box_id, _ in messages})
     prepared = []
-    for box_id, body in messages:
+    for index, (box_id, body) in enumerate(messages):
         box = boxes.get(box_id)
-        checked = check(box, box_id=box_id, body=body, tolerance_s=tolerance_s, now=now)
+        at = arrived[index] if arrived is not None else now
+        checked = check(box, box_id=box_id, body=body, tolerance_s=tolerance_s, now=at)
         around = None
         if box is not None and checked.message is not None and checked.message.type == "press":
             around = surroundings(session, station_id=box.station_id, lat=box.lat, lon=box.lon)
@@ -421,9 +429,40 @@ def prepare(
     return prepared
 
 
-def store(session: Session, prepared: list[Prepared], *, transport: str) -> list[BoxResult]:
-    """Act on prepared messages in the caller's (write) transaction."""
-    return [_act(session, item, transport=transport) for item in prepared]
+def store(
+    session: Session,
+    prepared: list[Prepared],
+    *,
+    transport: str,
+    current: dict[str, BoxInfo] | None = None,
+) -> list[BoxResult]:
+    """Act on prepared messages in the caller's (write) transaction.
+
+    The boxes are read once more here, inside the transaction (``current``, when the
+    caller has just done so): a message whose box changed since ``prepare`` (deactivated,
+    its secret rotated, deleted) is checked again against the box as it is now.
+    """
+    if current is None:
+        current = boxes_by_id(session, {item.checked.box_id for item in prepared})
+    return [
+        _act(session, _as_of_now(item, current.get(item.checked.box_id)), transport=transport)
+        for item in prepared
+    ]
+
+
+def _as_of_now(item: Prepared, box: BoxInfo | None) -> Prepared:
+    checked = item.checked
+    if box == checked.box:
+        return item
+    again = check(
+        box,
+        box_id=checked.box_id,
+        body=checked.body,
+        tolerance_s=checked.tolerance_s,
+        now=checked.received_at,
+    )
+    # Surroundings read for the box as it was are read again in the transaction.
+    return Prepared(again, None)
 
 
 def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
@@ -493,8 +532,13 @@ def _heartbeat(session: Session, *, box: Any, message: BoxMessage, now: datetime
         return BoxResult("duplicate", box.id, seq=message.seq)
     status.last_heartbeat_seq = message.seq
     status.last_heartbeat_at = now
-    status.last_message_at = now
-    _mark_online(session, box, status, now)
+    if status.last_message_at is None or status.last_message_at < now:
+        status.last_message_at = now
+    went_offline = status.offline_since if not status.online else None
+    if went_offline is None or now > went_offline:
+        _mark_online(session, box, status, now)
+    # else it arrived before the box was marked offline (its last will, the watchdog) and
+    # is stored only now: it says nothing about the box since then.
     return BoxResult("accepted", box.id, seq=message.seq)
 
 
