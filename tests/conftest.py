@@ -248,3 +248,20 @@ def count_own_writes(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]
 
     monkeypatch.setattr(db, "transaction", counted)
     return writes
+
+
+def record_notes(session: Any, numbers: Any) -> None:
+    """An audited incident note with an event ({"n": number}) per number, in the caller's
+    write transaction."""
+    from safezone.audit import service as audit_service
+
+    for n in numbers:
+        audit_service.record(
+            session,
+            actor="t",
+            action="incident.note",
+            object_type="incident",
+            object_id=n,
+            station_id="MDH",
+            event={"n": n},
+        )

@@ -12,7 +12,7 @@ from safezone.audit import service as audit_service
 from safezone.core.bus import Event, MemoryBus
 from safezone.core.bus.outbox import OutboxEvent, OutboxRelay
 from safezone.incidents.models import Incident
-from tests.conftest import INSIDE
+from tests.conftest import INSIDE, record_notes
 
 
 def outbox_count(db) -> int:
@@ -49,32 +49,29 @@ def test_audit_entries_need_a_write_transaction(db):
         )
 
 
-def test_relay_publishes_each_committed_event_once_in_order(db):
+def collecting_relay(db) -> tuple[OutboxRelay, list[Event]]:
+    """A relay on a memory bus whose one consumer keeps what it receives."""
+    bus = MemoryBus()
     received: list[Event] = []
 
-    async def scenario() -> None:
-        bus = MemoryBus()
+    async def consumer(event: Event) -> None:
+        received.append(event)
 
-        async def consumer(event: Event) -> None:
-            received.append(event)
+    bus.subscribe(consumer)
+    return OutboxRelay(db, bus, interval_s=0.05), received
 
-        bus.subscribe(consumer)
-        relay = OutboxRelay(db, bus, interval_s=0.05)
+
+def test_relay_publishes_each_committed_event_once_in_order(db):
+    async def scenario() -> list[Event]:
+        relay, received = collecting_relay(db)
         for i in range(5):
             with db.transaction() as session:
-                audit_service.record(
-                    session,
-                    actor="t",
-                    action="incident.note",
-                    object_type="incident",
-                    object_id=i,
-                    station_id="MDH",
-                    event={"n": i},
-                )
+                record_notes(session, [i])
         assert await relay.drain() >= 5
         assert await relay.drain() == 0  # already marked published
+        return received
 
-    asyncio.run(scenario())
+    received = asyncio.run(scenario())
     mine = [e for e in received if e.topic == "incident.note"]
     assert [e.payload["n"] for e in mine] == [0, 1, 2, 3, 4]
     assert len({e.event_id for e in received}) == len(received)
@@ -138,30 +135,15 @@ def test_one_drain_publishes_more_events_than_one_read_holds(db, monkeypatch):
     """The relay reads at most a batch at a time; a drain still publishes everything
     that was pending when it began, however long the backlog."""
     monkeypatch.setattr("safezone.core.bus.outbox.RELAY_BATCH", 3)
-    received: list[Event] = []
 
-    async def scenario() -> int:
-        bus = MemoryBus()
-
-        async def consumer(event: Event) -> None:
-            received.append(event)
-
-        bus.subscribe(consumer)
-        relay = OutboxRelay(db, bus, interval_s=0.05)
+    async def scenario() -> tuple[int, list[Event]]:
+        relay, received = collecting_relay(db)
         await relay.drain()  # whatever the seed left
         received.clear()
         with db.transaction() as session:
-            for i in range(8):
-                audit_service.record(
-                    session,
-                    actor="t",
-                    action="incident.note",
-                    object_type="incident",
-                    object_id=i,
-                    station_id="MDH",
-                    event={"n": i},
-                )
-        return await relay.drain()
+            record_notes(session, range(8))
+        return await relay.drain(), received
 
-    assert asyncio.run(scenario()) == 8
+    sent, received = asyncio.run(scenario())
+    assert sent == 8
     assert [e.payload["n"] for e in received] == list(range(8))

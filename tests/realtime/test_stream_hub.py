@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from safezone.core.bus import Event, MemoryBus
 from safezone.realtime import service as realtime
 from safezone.realtime.service import StreamHub
+from tests.conftest import record_notes
 
 
 def event(event_id: int, topic: str = "incident.created", station: str = "MDH") -> Event:
@@ -110,20 +111,11 @@ def test_a_stream_woken_only_by_events_it_does_not_want_still_sends_keepalives(d
 def test_a_replay_through_unwanted_rows_stops_when_the_client_goes(db, monkeypatch):
     """An officer's replay from the beginning reads batch after batch of rows it does not
     want; a client that has gone must not keep it reading the whole history."""
-    from safezone.audit import service as audit_service
     from safezone.core.bus import outbox
 
     for n in range(10):
         with db.transaction() as session:
-            audit_service.record(
-                session,
-                actor="t",
-                action="incident.note",
-                object_type="incident",
-                object_id=n,
-                station_id="MDH",
-                event={"n": n},
-            )
+            record_notes(session, [n])
     monkeypatch.setattr(realtime, "READ_BATCH", 2)
     reads: list[int] = []
     read_after = outbox.read_after

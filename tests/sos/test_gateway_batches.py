@@ -131,6 +131,19 @@ def test_heartbeats_step_aside_while_a_press_is_being_stored(db, sos_site, monke
     assert done and [item.heartbeat_seq for item in done[0]] == [20]
 
 
+def change_box(db, **changes) -> None:
+    """What an admin does in the registry (switch the box off, give it a new secret)."""
+    with db.transaction() as session:
+        zones_service.update_asset(
+            session,
+            kind=zones_service.KINDS["sos_box"],
+            station_id="MDH",
+            asset_id=BOX_ID,
+            data=zone_schemas.SosBoxUpdate(**changes),
+            actor="test",
+        )
+
+
 def test_a_box_deactivated_between_the_checks_and_the_write_is_refused(db, sos_site):
     """The checks run before the write lock; the box is read again inside the write
     transaction, so a box switched off meanwhile (stolen, compromised) makes no incident."""
@@ -139,15 +152,7 @@ def test_a_box_deactivated_between_the_checks_and_the_write_is_refused(db, sos_s
             session, [(BOX_ID, json.dumps(box_message("press", 50)))], tolerance_s=300
         )
     assert prepared[0].checked.message is not None  # it looked fine a moment ago
-    with db.transaction() as session:
-        zones_service.update_asset(
-            session,
-            kind=zones_service.KINDS["sos_box"],
-            station_id="MDH",
-            asset_id=BOX_ID,
-            data=zone_schemas.SosBoxUpdate(active=False),
-            actor="test",
-        )
+    change_box(db, active=False)
     with db.transaction() as session:
         [result] = sos_service.store(session, prepared, transport="mqtt")
     assert result.status == "rejected" and result.reason == "unknown_box"
@@ -161,15 +166,7 @@ def test_a_message_signed_with_a_secret_rotated_meanwhile_is_checked_again(db, s
     with db.reader() as session:
         [prepared] = sos_service.prepare(session, [(BOX_ID, body)], tolerance_s=300)
     assert prepared.checked.reason == "bad_signature"  # before the rotation reached the box
-    with db.transaction() as session:
-        zones_service.update_asset(
-            session,
-            kind=zones_service.KINDS["sos_box"],
-            station_id="MDH",
-            asset_id=BOX_ID,
-            data=zone_schemas.SosBoxUpdate(secret=new_secret),
-            actor="test",
-        )
+    change_box(db, secret=new_secret)
     with db.transaction() as session:
         [result] = sos_service.store(session, [prepared], transport="mqtt")
     assert result.status == "accepted" and result.incident_id is not None
