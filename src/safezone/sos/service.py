@@ -1,7 +1,10 @@
 """SOS: signed box messages (MQTT or HTTP), box presence, citizen panic SOS, and the one
 trigger that brings cameras and the nearest units to every SOS incident.
 
-Both transports call ``handle_box_message``; nothing about the rules lives in a gateway.
+Both transports use the same rules: ``prepare`` checks messages and reads what an SOS
+needs before the write lock, ``store`` writes (``receive`` does both for HTTP;
+``handle_box_message`` does both in one session). Nothing about the rules lives in a
+gateway.
 """
 
 from __future__ import annotations
@@ -336,6 +339,7 @@ def receive(
 
 
 def boxes_by_id(session: Session, box_ids: Collection[str | None]) -> dict[str, BoxInfo]:
+    """The registered boxes among these ids, active or not, as plain copies."""
     wanted = [box_id for box_id in box_ids if box_id]
     if not wanted:
         return {}
