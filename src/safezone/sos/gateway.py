@@ -11,8 +11,12 @@ window for this client, and a press would queue at the broker behind them. A hea
 in a crash costs nothing: the next one, a minute later, says the same.
 
 Two workers store what arrives: one for everything urgent (presses, cancels, tamper,
-status), one for heartbeats in batches, so a press never waits for a batch of heartbeats
-to be stored; at the database the write gate lets the urgent one in first.
+status), one for heartbeats, gathered for a second and stored as each box's newest, so a
+press never waits for heartbeats to be stored; at the database the write gate lets the
+urgent one in first, and the heartbeat worker pauses while a press is being stored.
+Messages are checked, and a press's surroundings read, before the write transaction
+(``sos.service.prepare``); in its own process the gateway does that beside the wait for
+the write lock.
 
 paho-mqtt runs its network loop in a thread and lets us acknowledge by hand, which async
 wrappers do not expose; the rules themselves are in ``sos.service``, shared with HTTP.
