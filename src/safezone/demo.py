@@ -319,6 +319,7 @@ def _plans(session: Session, now: datetime, timezone: str) -> None:
                 checkpoints=route,
             ),
             principal=principal,
+            local_timezone=timezone,
         )
 
 

@@ -357,3 +357,24 @@ def test_commander_kpis_and_brief_count_the_plans_target_visits(known_shift, cli
     assert page.status_code == 200
     # The brief of the 21st covers the 20th: one target visit missed there.
     assert re.search(r'data-outcome="missed"><span[^>]*>[^<]*</span>: 1</li>', page.text), page.text
+
+
+def test_a_plan_without_a_time_zone_takes_the_stations(patrol, settings, db, auth):
+    """Shift hours are local time: a plan that names no zone gets the station's
+    SAFEZONE_LOCAL_TIMEZONE, not a fixed one."""
+    from fastapi.testclient import TestClient
+
+    from safezone.app import create_app
+
+    patrol.add_checkpoint(PIER, INSIDE[0] + 0.002, INSIDE[1])
+    tokyo = settings.model_copy(update={"local_timezone": "Asia/Tokyo"})
+    with TestClient(create_app(tokyo, database=db)) as client:
+        implied = client.post(f"{V1}/patrol/plans", headers=auth("commander"), json=plan_body())
+        named = client.post(
+            f"{V1}/patrol/plans",
+            headers=auth("commander"),
+            json=plan_body(name="เวรบ่าย", timezone="Asia/Bangkok"),
+        )
+    assert implied.status_code == 201, implied.text
+    assert implied.json()["timezone"] == "Asia/Tokyo"
+    assert named.json()["timezone"] == "Asia/Bangkok"

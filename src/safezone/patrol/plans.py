@@ -151,8 +151,11 @@ def _audit(session: Session, *, plan: PatrolPlan, actor: str, action: str, **ext
     )
 
 
-def create_plan(session: Session, *, data: PlanCreate, principal: Principal) -> PatrolPlan:
-    """A commander's route for a shift window; audited with a ``patrol.plan`` event."""
+def create_plan(
+    session: Session, *, data: PlanCreate, principal: Principal, local_timezone: str
+) -> PatrolPlan:
+    """A commander's route for a shift window; audited with a ``patrol.plan`` event. The
+    shift hours are in ``data.timezone``, or else the station's ``local_timezone``."""
     if data.start_time == data.end_time:
         raise InvalidInput("A shift cannot start and end at the same time.", field="end_time")
     if data.valid_to is not None and data.valid_to < data.valid_from:
@@ -162,7 +165,7 @@ def create_plan(session: Session, *, data: PlanCreate, principal: Principal) -> 
     plan = PatrolPlan(
         station_id=principal.station_id,
         name=data.name,
-        timezone=data.timezone,
+        timezone=data.timezone or local_timezone,
         start_time=data.start_time,
         end_time=data.end_time,
         valid_from=data.valid_from,

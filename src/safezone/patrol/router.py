@@ -236,8 +236,13 @@ def list_plans(
 
 
 @patrol_router.post("/plans", response_model=schemas.PlanRead, status_code=201)
-def create_plan(data: schemas.PlanCreate, session: SessionDep, principal: Command) -> Any:
-    return plans.read(session, plans.create_plan(session, data=data, principal=principal))
+def create_plan(
+    data: schemas.PlanCreate, session: SessionDep, principal: Command, settings: SettingsDep
+) -> Any:
+    plan = plans.create_plan(
+        session, data=data, principal=principal, local_timezone=settings.local_timezone
+    )
+    return plans.read(session, plan)
 
 
 @patrol_router.get("/plans/{plan_id}", response_model=schemas.PlanRead)

@@ -196,7 +196,11 @@ class PlanCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    timezone: TimeZoneName = "Asia/Bangkok"
+    timezone: TimeZoneName | None = Field(
+        None,
+        description="IANA time zone of the shift hours; omitted: the station's "
+        "(SAFEZONE_LOCAL_TIMEZONE)",
+    )
     start_time: str = Field(pattern=HHMM, description="Shift start, local HH:MM")
     end_time: str = Field(
         pattern=HHMM, description="Shift end, local HH:MM; at or before the start = next day"
