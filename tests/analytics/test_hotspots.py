@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from safezone.analytics.hotspots import gi_star, gi_star_sets, neighbourhood
+from safezone.analytics.hotspots import (
+    Window,
+    gi_star,
+    gi_star_sets,
+    hotspot_map,
+    neighbourhood,
+)
 from tests.conftest import INSIDE
 
 URL = "/api/v1/analytics/hotspots"
@@ -160,3 +166,22 @@ def test_hotspots_too_fine_a_grid_is_refused(client, auth) -> None:
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "cell_m"
     assert "larger cells" in r.json()["error"]["message"]
+
+
+def test_next_day_risk_is_for_the_next_local_day(client, auth) -> None:
+    """At 01:00 in Bangkok (18:00 UTC the day before) "the next day" is the day after
+    the Bangkok date, not after the UTC one; the layer says which day it is for."""
+    report_incident(client, auth("operator"), *INSIDE)
+    until = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)  # 2026-11-21 01:00 in Bangkok
+    window = Window(until - timedelta(days=30), until)
+    point = [(until - timedelta(hours=2), "theft", INSIDE[0], INSIDE[1])]  # 23:00 local
+    options = {"window": window, "cell_m": 200.0, "bandwidth_m": 200.0, "gi_radius_m": 300.0}
+    local = hotspot_map(point, timezone="Asia/Bangkok", **options)
+    utc = hotspot_map(point, timezone="UTC", **options)
+    assert local["properties"]["risk_day"] == "2026-11-22"
+    assert utc["properties"]["risk_day"] == "2026-11-21"
+    # The API uses the station's zone (SAFEZONE_LOCAL_TIMEZONE, Bangkok in the tests).
+    r = client.get(URL, headers=auth("commander"), params={"until": until.isoformat()})
+    assert r.status_code == 200, r.text
+    assert r.json()["properties"]["risk_day"] == "2026-11-22"
+    assert r.json()["properties"]["timezone"] == "Asia/Bangkok"

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import h3
 import numpy as np
@@ -83,10 +84,12 @@ def hotspot_map(
     cell_m: float,
     bandwidth_m: float,
     gi_radius_m: float,
+    timezone: str = "UTC",
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the grid cells worth drawing, each with its count,
     KDE (expected events per cell over the window), Gi* z-score and next-day risk (the
-    ``default`` forecast for the day after the window, scaled to sum to 1).
+    ``default`` forecast for the day after the window, scaled to sum to 1). Days, for
+    the risk, are local days in ``timezone`` (``risk_day`` says which day it is for).
 
     Cells are drawn when they hold an event, a KDE of at least 1 % of the peak, or a
     significant Gi*. Raises ValueError when the grid would be too large.
@@ -99,6 +102,8 @@ def hotspot_map(
         "bandwidth_m": bandwidth_m,
         "gi_radius_m": gi_radius_m,
         "events": len(points),
+        "timezone": timezone,
+        "risk_day": next_day(window, ZoneInfo(timezone)).isoformat(),
     }
     if not points:
         return {"type": "FeatureCollection", "features": [], "properties": meta}
@@ -125,7 +130,7 @@ def hotspot_map(
     image = grid.as_image(counts)
     kde = gaussian_smooth(image, bandwidth_m / cell_m).ravel()
     gi = gi_star(image, gi_radius_m / cell_m).ravel()
-    risk = _next_day_risk(points, grid, window)
+    risk = _next_day_risk(points, grid, window, ZoneInfo(timezone))
     show = (counts > 0) | (kde >= 0.01 * kde.max()) | (np.abs(gi) >= Z95)
     features = []
     for cell in np.flatnonzero(show):
@@ -154,22 +159,28 @@ def hotspot_map(
     return {"type": "FeatureCollection", "features": features, "properties": meta}
 
 
+def next_day(window: Window, zone: ZoneInfo) -> date:
+    """The local day after the window's last moment: the day the risk layer is for."""
+    return (window.until - timedelta(microseconds=1)).astimezone(zone).date() + timedelta(days=1)
+
+
 def _next_day_risk(
-    points: list[tuple[datetime, str, float, float]], grid: Grid, window: Window
+    points: list[tuple[datetime, str, float, float]], grid: Grid, window: Window, zone: ZoneInfo
 ) -> FloatArray:
-    """The ``default`` forecast for the first day after the window, summing to 1."""
+    """The ``default`` forecast for the first local day after the window, summing to 1
+    (events counted on the local days and hours they happened)."""
     names = sorted({p[1] for p in points})
+    local = [p[0].astimezone(zone) for p in points]
     events = Events(
-        day=np.asarray([day_number(p[0].date()) for p in points], dtype=np.int64),
-        hour=np.asarray([p[0].hour for p in points], dtype=np.int64),
+        day=np.asarray([day_number(t.date()) for t in local], dtype=np.int64),
+        hour=np.asarray([t.hour for t in local], dtype=np.int64),
         category=np.asarray([names.index(p[1]) for p in points], dtype=np.int64),
         lat=np.asarray([p[2] for p in points]),
         lon=np.asarray([p[3] for p in points]),
         categories=tuple(names),
     )
     history = forecast.DailyCells(events, grid)
-    last = window.until - timedelta(microseconds=1)
-    scores = forecast.make("default", history).forecast(day_number(last.date()) + 1)
+    scores = forecast.make("default", history).forecast(day_number(next_day(window, zone)))
     total = float(scores.sum())
     return scores / total if total > 0 else scores
 

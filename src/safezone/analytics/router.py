@@ -31,6 +31,7 @@ def _utc(value: datetime) -> datetime:
 def hotspots(
     session: SessionDep,
     principal: ControlRoom,
+    settings: SettingsDep,
     category: Annotated[Category | None, Query(description="Only this category")] = None,
     since: Annotated[
         datetime | None, Query(description="Window start (default: 90 days before until)")
@@ -49,7 +50,8 @@ def hotspots(
     ] = None,
 ) -> dict[str, Any]:
     """GeoJSON cells with the count, KDE, Getis-Ord Gi* z-score (hot/cold at 95 %) and
-    next-day risk of the station's incidents in the window."""
+    next-day risk of the station's incidents in the window (the next day is a local day in
+    SAFEZONE_LOCAL_TIMEZONE; ``risk_day`` says which)."""
     end = _utc(until) if until else datetime.now(UTC)
     start = _utc(since) if since else end - timedelta(days=90)
     return analytics_service.hotspot_layers(
@@ -62,6 +64,7 @@ def hotspots(
         bandwidth_m=bandwidth_m,
         gi_radius_m=gi_radius_m,
         h3_resolution=h3_resolution,
+        timezone=settings.local_timezone,
     )
 
 

@@ -95,10 +95,12 @@ def hotspot_layers(
     bandwidth_m: float,
     gi_radius_m: float,
     h3_resolution: int | None = None,
+    timezone: str = "UTC",
 ) -> dict[str, Any]:
     """Counts, KDE, Gi* and next-day risk per cell for a station's incidents in a window,
     as GeoJSON: square cells of ``cell_m`` (``hotspots.hotspot_map``), or H3 cells when
-    ``h3_resolution`` is given (``hotspots.h3_hotspot_map``)."""
+    ``h3_resolution`` is given (``hotspots.h3_hotspot_map``). The next day is a local day
+    in ``timezone``."""
     if since >= until:
         raise InvalidInput("since must be before until.", field="since")
     if until - since > MAX_WINDOW:
@@ -128,6 +130,7 @@ def hotspot_layers(
                 cell_m=cell_m,
                 bandwidth_m=bandwidth_m,
                 gi_radius_m=gi_radius_m,
+                timezone=timezone,
             )
     except ValueError as exc:
         field = "h3_resolution" if h3_resolution is not None else "cell_m"
