@@ -360,9 +360,7 @@ class MqttGateway:
                 # A window of heartbeats updates each box's status row: load them at once.
                 with (
                     self.db.transaction() as session,
-                    sos_service.preloaded(
-                        session, box_ids={p.box_id for p in prepared}, boxes=False
-                    ),
+                    sos_service.preloaded(session, box_ids={p.box_id for p in prepared}),
                 ):
                     self._apply(session, prepared)
         except Exception as exc:

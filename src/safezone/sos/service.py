@@ -197,25 +197,18 @@ def _reject(
 
 
 @contextmanager
-def preloaded(
-    session: Session, *, box_ids: Collection[str | None], boxes: bool = True
-) -> Iterator[None]:
-    """Load these boxes' status rows (and, with ``boxes``, the boxes) once for a batch of
-    messages.
+def preloaded(session: Session, *, box_ids: Collection[str | None]) -> Iterator[None]:
+    """Load these boxes' status rows once for a batch of heartbeats.
 
-    The session holds loaded rows only weakly, so without this each message would load
-    its status row again and write it at once; held here, a batch of heartbeats costs
-    one query and one UPDATE per box.
+    The session holds loaded rows only weakly, so without this each heartbeat would load
+    its box's status row again and write it at once; held here, a batch costs one query
+    and one UPDATE per box.
     """
     wanted = [box_id for box_id in box_ids if box_id]
     if not wanted:
         yield
         return
-    kind = zones_service.KINDS["sos_box"]
-    held = [
-        *(zones_service.find_assets(session, kind=kind, ids=wanted) if boxes else ()),
-        *session.scalars(select(BoxStatus).where(BoxStatus.box_id.in_(wanted))),
-    ]
+    held = list(session.scalars(select(BoxStatus).where(BoxStatus.box_id.in_(wanted))))
     try:
         yield
     finally:

@@ -7,7 +7,6 @@ published for the live map.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -163,13 +162,6 @@ def active_camera_geometry(session: Session, *, station_id: str) -> list[Any]:
 def find_asset(session: Session, *, kind: AssetKind, asset_id: str) -> Any | None:
     """An asset by id, whatever its station (for devices, which identify themselves)."""
     return session.get(kind.model, asset_id)
-
-
-def find_assets(session: Session, *, kind: AssetKind, ids: Collection[str]) -> list[Any]:
-    """Assets by id, whatever their station (for a batch of device messages)."""
-    if not ids:
-        return []
-    return list(session.scalars(select(kind.model).where(kind.model.id.in_(list(ids)))).all())
 
 
 def all_assets(session: Session, *, kind: AssetKind) -> list[Any]:
