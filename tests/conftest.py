@@ -265,3 +265,38 @@ def record_notes(session: Any, numbers: Any) -> None:
             station_id="MDH",
             event={"n": n},
         )
+
+
+def register_camera(
+    db: Database,
+    camera_id: str,
+    *,
+    snapshot_url: str,
+    active: bool = True,
+    lat: float = 16.544,
+    lon: float = 104.728,
+    bearing_deg: float = 0.0,
+    range_m: float = 50.0,
+) -> None:
+    """A camera of station MDH (on pole POLE-1, a 90-degree view) in the registry."""
+    from safezone.zones import schemas as zone_schemas
+    from safezone.zones import service as zones_service
+
+    with db.transaction() as session:
+        zones_service.create_asset(
+            session,
+            kind=zones_service.KINDS["camera"],
+            station_id="MDH",
+            data=zone_schemas.CameraCreate(
+                id=camera_id,
+                pole_id="POLE-1",
+                lat=lat,
+                lon=lon,
+                bearing_deg=bearing_deg,
+                fov_deg=90.0,
+                range_m=range_m,
+                snapshot_url=snapshot_url,
+                active=active,
+            ),
+            actor="test",
+        )

@@ -11,9 +11,7 @@ from sqlalchemy import select
 
 from safezone.audit.models import AuditEntry
 from safezone.cameras.simulator import Simulator
-from safezone.zones import schemas as zone_schemas
-from safezone.zones import service as zones_service
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, register_camera
 from tests.e2e.support import DESKTOP, LIVE_MS, expect, sign_in, skip_without_browser, watch_errors
 
 skip_without_browser()
@@ -38,24 +36,16 @@ def _views(db: Any) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def cameras(db: Any) -> Any:
     with Simulator(2, http_port=0, fps=5) as simulator:
-        with db.transaction() as session:
-            for camera_id, bearing, number in (("CAM-N", 0.0, 1), ("CAM-E", 90.0, 2)):
-                zones_service.create_asset(
-                    session,
-                    kind=zones_service.KINDS["camera"],
-                    station_id="MDH",
-                    data=zone_schemas.CameraCreate(
-                        id=camera_id,
-                        pole_id="POLE-1",
-                        lat=LAT,
-                        lon=LON,
-                        bearing_deg=bearing,
-                        fov_deg=90.0,
-                        range_m=80.0,
-                        snapshot_url=simulator.snapshot_url(number),
-                    ),
-                    actor="test",
-                )
+        for camera_id, bearing, number in (("CAM-N", 0.0, 1), ("CAM-E", 90.0, 2)):
+            register_camera(
+                db,
+                camera_id,
+                snapshot_url=simulator.snapshot_url(number),
+                lat=LAT,
+                lon=LON,
+                bearing_deg=bearing,
+                range_m=80.0,
+            )
         yield simulator
 
 

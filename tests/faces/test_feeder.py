@@ -9,7 +9,7 @@ from safezone.core.bus import Event, MemoryBus
 from safezone.core.db import Database
 from safezone.faces.feeder import FeedTarget, feed, feed_targets
 from safezone.faces.worker import FRAME_TOPIC
-from tests.faces.conftest import register_camera
+from tests.conftest import register_camera
 
 
 def test_targets_are_the_active_cameras_with_a_snapshot_url(db: Database) -> None:

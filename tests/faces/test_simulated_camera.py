@@ -18,7 +18,7 @@ from safezone.core.db import Database
 from safezone.faces.engine import FaceEngine
 from safezone.faces.jobs import DatabaseWorker
 from safezone.faces.worker import frame_event, publish_frame
-from tests.faces.conftest import register_camera
+from tests.conftest import register_camera
 from tests.faces.test_watchlist import entry_body
 
 CAMERA = "SIM-CAM-01"

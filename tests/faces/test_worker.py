@@ -23,7 +23,7 @@ from safezone.faces.worker import (
     owner_of,
     publish_frame,
 )
-from tests.faces.conftest import register_camera
+from tests.conftest import register_camera
 
 
 def _scene(name: str) -> Scene:

@@ -21,7 +21,7 @@ from safezone.faces.models import FaceMatch
 from safezone.faces.pipeline import encode_jpeg
 from safezone.faces.scenes import Scene, Walker, sample_face, scaled
 from safezone.faces.worker import frame_event, owner_of, publish_frame
-from tests.faces.conftest import register_camera
+from tests.conftest import register_camera
 from tests.faces.test_watchlist import entry_body
 from tests.integration.test_nats_bus import NATS_URL, Lane, _delete_stream, reachable, run, until
 
