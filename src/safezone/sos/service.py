@@ -404,16 +404,13 @@ def prepare(
     *,
     tolerance_s: int,
     now: datetime | None = None,
-    boxes: dict[str, BoxInfo] | None = None,
     arrived: Sequence[datetime] | None = None,
 ) -> list[Prepared]:
     """Check (box id, body) messages and read the surroundings of each press, all in a
-    read session: what ``store`` then writes needs no more reads of its own. ``boxes``:
-    the messages' boxes, when already read in this session (``boxes_by_id``);
+    read session: what ``store`` then writes needs no more reads of its own.
     ``arrived``: when each message arrived, if not ``now``."""
     now = now or utcnow()
-    if boxes is None:
-        boxes = boxes_by_id(session, {box_id for box_id, _ in messages})
+    boxes = boxes_by_id(session, {box_id for box_id, _ in messages})
     prepared = []
     for index, (box_id, body) in enumerate(messages):
         box = boxes.get(box_id)
