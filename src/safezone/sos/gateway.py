@@ -32,7 +32,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -40,7 +40,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.orm import Session
 
-from safezone.core.db import Database
+from safezone.core.db import Database, utcnow
 from safezone.sos import service as sos_service
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class Received:
 def arrival(message: mqtt.MQTTMessage) -> datetime:
     """When a message reached this process (paho stamps it with a monotonic clock)."""
     stamped = getattr(message, "timestamp", 0.0) or 0.0
-    now = datetime.now(UTC)
+    now = utcnow()
     if stamped <= 0:
         return now
     return now - timedelta(seconds=max(time.monotonic() - stamped, 0.0))
