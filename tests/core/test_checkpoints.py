@@ -49,7 +49,7 @@ def test_a_server_process_checkpoints_in_the_background(tmp_path, monkeypatch):
         db.dispose()
 
 
-def test_other_databases_keep_sqlites_own_checkpoints(tmp_path):
+def test_an_in_memory_database_needs_no_checkpointer():
     memory = Database("sqlite://")
     memory.start_checkpoints()  # nothing to checkpoint in memory
     assert memory._checkpointer is None
