@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
+import struct
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,80 @@ LIVE_MS = 10_000
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+class NetworkGate:
+    """A TCP relay in front of the live server that a test can cut, as when a phone loses
+    its connection: while shut, new connections are reset and open ones are cut.
+
+    DevTools' offline emulation is set per target, so a service worker that Chromium starts
+    or wakes in the middle of a test can reach the network before the emulation covers it;
+    the gate holds for every client of the browser at once."""
+
+    def __init__(self, port: int) -> None:
+        self._upstream = ("127.0.0.1", port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._open = True
+        self._live: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self) -> NetworkGate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shut()
+        self._listener.close()
+
+    def shut(self) -> None:
+        with self._lock:
+            self._open = False
+            live, self._live = self._live, set()
+        for sock in live:
+            _reset(sock)
+
+    def reopen(self) -> None:
+        with self._lock:
+            self._open = True
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # the gate was closed
+            with self._lock:
+                if not self._open:
+                    _reset(client)
+                    continue
+                try:
+                    upstream = socket.create_connection(self._upstream)
+                except OSError:
+                    _reset(client)
+                    continue
+                self._live |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        _reset(sink)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Drop a connection with a TCP reset; the shutdown wakes a pump blocked reading it."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
 
 
 def skip_without_browser() -> None:

@@ -25,6 +25,7 @@ from tests.e2e.support import (
     DESKTOP,
     LIVE_MS,
     PHONE,
+    NetworkGate,
     expect,
     screenshot,
     sign_in,
@@ -392,62 +393,69 @@ def test_the_service_worker_sends_a_queued_sos_after_the_app_is_closed(
     live_server: LiveServer, browser: Any, token_for: Callable[[str], str], sos_site: Any
 ) -> None:
     """Background Sync: the worker flushes the IndexedDB queue with no page open."""
-    base = live_server.url
-    citizen = citizen_context(browser)
-    app = citizen.new_page()
-    errors = watch_errors(app)
-    app.goto(f"{base}/app")
-    wait_for_service_worker(app)
-    citizen.set_offline(True)
-    press_sos(app)
-    expect(app.locator("#sos-screen")).to_have_attribute("data-phase", "queued", timeout=LIVE_MS)
-    app.mouse.up()
-    assert not errors, errors
-    app.close()  # the person closes the app: only the service worker is left
+    server = live_server.url
+    with NetworkGate(live_server.port) as network:
+        base = network.url  # the phone reaches the station through a link the test can cut
+        citizen = citizen_context(browser)
+        app = citizen.new_page()
+        errors = watch_errors(app)
+        app.goto(f"{base}/app")
+        wait_for_service_worker(app)
+        citizen.set_offline(True)
+        network.shut()
+        press_sos(app)
+        expect(app.locator("#sos-screen")).to_have_attribute(
+            "data-phase", "queued", timeout=LIVE_MS
+        )
+        app.mouse.up()
+        assert not errors, errors
+        app.close()  # the person closes the app: only the service worker is left
 
-    # Chromium fires "sync" when its own network comes back; DevTools does it here.
-    blank = citizen.new_page()
-    cdp = citizen.new_cdp_session(blank)
-    registrations: list[dict[str, Any]] = []
-    cdp.on(
-        "ServiceWorker.workerRegistrationUpdated",
-        lambda e: registrations.extend(e["registrations"]),
-    )
-    cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + LIVE_MS / 1000
-    while not [r for r in registrations if r["scopeURL"] == f"{base}/app" and not r["isDeleted"]]:
-        assert time.monotonic() < deadline, "no service worker registration for /app"
-        blank.wait_for_timeout(100)
-    registration = next(r for r in registrations if r["scopeURL"] == f"{base}/app")
-    # Nothing can have left the phone while it is offline.
-    assert sos_incidents(base, token_for) == []
-    # Back online, Chromium may fire "sync" on its own at once; dispatching it again must
-    # not make a second SOS (the queue entry carries the SOS's reference).
-    citizen.set_offline(False)
-    cdp.send(
-        "ServiceWorker.dispatchSyncEvent",
-        {
-            "origin": base,
-            "registrationId": registration["registrationId"],
-            "tag": "sz-sos",
-            "lastChance": False,
-        },
-    )
-    deadline = time.monotonic() + LIVE_MS / 1000
-    while not sos_incidents(base, token_for):
-        assert time.monotonic() < deadline, "the service worker did not send the SOS"
-        time.sleep(0.2)
-    assert len(sos_incidents(base, token_for)) == 1
+        # Chromium fires "sync" when its own network comes back; DevTools does it here.
+        blank = citizen.new_page()
+        cdp = citizen.new_cdp_session(blank)
+        registrations: list[dict[str, Any]] = []
+        cdp.on(
+            "ServiceWorker.workerRegistrationUpdated",
+            lambda e: registrations.extend(e["registrations"]),
+        )
+        cdp.send("ServiceWorker.enable")
+        deadline = time.monotonic() + LIVE_MS / 1000
+        scope = f"{base}/app"
+        while not [r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"]]:
+            assert time.monotonic() < deadline, "no service worker registration for /app"
+            blank.wait_for_timeout(100)
+        registration = next(r for r in registrations if r["scopeURL"] == scope)
+        # Nothing can have left the phone while it is offline.
+        assert sos_incidents(server, token_for) == []
+        # Back online, Chromium may fire "sync" on its own at once; dispatching it again
+        # must not make a second SOS (the queue entry carries the SOS's reference).
+        network.reopen()
+        citizen.set_offline(False)
+        cdp.send(
+            "ServiceWorker.dispatchSyncEvent",
+            {
+                "origin": base,
+                "registrationId": registration["registrationId"],
+                "tag": "sz-sos",
+                "lastChance": False,
+            },
+        )
+        deadline = time.monotonic() + LIVE_MS / 1000
+        while not sos_incidents(server, token_for):
+            assert time.monotonic() < deadline, "the service worker did not send the SOS"
+            time.sleep(0.2)
+        assert len(sos_incidents(server, token_for)) == 1
 
-    # Opening the app again shows the SOS the worker sent, with its tracking code.
-    app = citizen.new_page()
-    errors = watch_errors(app)
-    app.goto(f"{base}/app")
-    expect(app.locator("#sos-screen")).to_have_attribute("data-phase", "sent", timeout=LIVE_MS)
-    expect(app.locator("#sos-code")).to_have_text(CODE)
-    assert len(sos_incidents(base, token_for)) == 1
-    assert not errors, errors
-    citizen.close()
+        # Opening the app again shows the SOS the worker sent, with its tracking code.
+        app = citizen.new_page()
+        errors = watch_errors(app)
+        app.goto(f"{base}/app")
+        expect(app.locator("#sos-screen")).to_have_attribute("data-phase", "sent", timeout=LIVE_MS)
+        expect(app.locator("#sos-code")).to_have_text(CODE)
+        assert len(sos_incidents(server, token_for)) == 1
+        assert not errors, errors
+        citizen.close()
 
 
 def test_a_dashboard_opened_later_lists_open_maintenance_alerts(
