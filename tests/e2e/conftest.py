@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import CHROMIUM, CHROMIUM_ARGS, skip_without_browser
+from tests.conftest import LiveServer
+from tests.e2e.support import CHROMIUM, CHROMIUM_ARGS, NetworkGate, skip_without_browser
 from tests.sos.conftest import sos_site  # noqa: F401  (an SOS box, cameras and units)
 
 
@@ -23,3 +24,10 @@ def browser() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture
+def network(live_server: LiveServer) -> Iterator[NetworkGate]:
+    """A link between the browser and the live server that a test can cut."""
+    with NetworkGate(live_server.port) as gate:
+        yield gate

@@ -81,6 +81,26 @@ def wait_for_service_worker(page: Any) -> None:
         page.wait_for_timeout(100)
 
 
+def open_app(browser: Any, base: str) -> tuple[Any, Any, list[str]]:
+    """A phone with the citizen app open and its service worker in control."""
+    citizen = citizen_context(browser)
+    app = citizen.new_page()
+    errors = watch_errors(app)
+    app.goto(f"{base}/app")
+    wait_for_service_worker(app)
+    return citizen, app, errors
+
+
+def lose_signal(citizen: Any, network: NetworkGate) -> None:
+    citizen.set_offline(True)
+    network.shut()
+
+
+def regain_signal(citizen: Any, network: NetworkGate) -> None:
+    network.reopen()
+    citizen.set_offline(False)
+
+
 def live(page: Any) -> None:
     expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=LIVE_MS)
 
@@ -342,16 +362,16 @@ def test_letting_go_or_cancelling_during_the_countdown_sends_nothing(
 
 
 def test_an_sos_raised_offline_is_delivered_once_when_back_online(
-    live_server: LiveServer, browser: Any, token_for: Callable[[str], str], sos_site: Any
+    live_server: LiveServer,
+    network: NetworkGate,
+    browser: Any,
+    token_for: Callable[[str], str],
+    sos_site: Any,
 ) -> None:
-    base = live_server.url
-    citizen = citizen_context(browser)
-    app = citizen.new_page()
-    errors = watch_errors(app)
-    app.goto(f"{base}/app")
-    wait_for_service_worker(app)
+    server, base = live_server.url, network.url  # the phone's link can be cut
+    citizen, app, errors = open_app(browser, base)
 
-    citizen.set_offline(True)
+    lose_signal(citizen, network)
     press_sos(app)
     screen = app.locator("#sos-screen")
     expect(screen).to_have_attribute("data-phase", "queued", timeout=LIVE_MS)
@@ -365,14 +385,14 @@ def test_an_sos_raised_offline_is_delivered_once_when_back_online(
     while app.evaluate(f"SZSosQueue.pendingPoints({ref!r})") < 1:
         assert time.monotonic() < deadline, "the offline trail point was never queued"
         app.wait_for_timeout(200)
-    assert sos_incidents(base, token_for) == []
+    assert sos_incidents(server, token_for) == []
 
-    citizen.set_offline(False)
+    regain_signal(citizen, network)
     expect(screen).to_have_attribute("data-phase", "sent", timeout=LIVE_MS)
     code = app.locator("#sos-code").inner_text()
     assert CODE.match(code), code
     deadline = time.monotonic() + LIVE_MS / 1000
-    while httpx.get(f"{base}/api/v1/sos/panic/{code}", timeout=10).json()["trail_points"] < 2:
+    while httpx.get(f"{server}/api/v1/sos/panic/{code}", timeout=10).json()["trail_points"] < 2:
         assert time.monotonic() < deadline, "the queued trail point never arrived"
         time.sleep(0.2)
     # A reload resumes the same SOS.
@@ -380,82 +400,76 @@ def test_an_sos_raised_offline_is_delivered_once_when_back_online(
     expect(screen).to_have_attribute("data-phase", "sent", timeout=LIVE_MS)
     expect(app.locator("#sos-code")).to_have_text(code)
     # Exactly one SOS reached the server, though the page and the worker both retried.
-    incidents = sos_incidents(base, token_for)
+    incidents = sos_incidents(server, token_for)
     assert len(incidents) == 1, incidents
     assert incidents[0]["priority"] == "critical" and incidents[0]["source"] == "emergency"
-    reports = get_json(base, token_for("operator"), "/api/v1/reports?limit=1000")
+    reports = get_json(server, token_for("operator"), "/api/v1/reports?limit=1000")
     assert len([r for r in reports if r["category"] == "sos"]) == 1
     assert not errors, errors
     citizen.close()
 
 
 def test_the_service_worker_sends_a_queued_sos_after_the_app_is_closed(
-    live_server: LiveServer, browser: Any, token_for: Callable[[str], str], sos_site: Any
+    live_server: LiveServer,
+    network: NetworkGate,
+    browser: Any,
+    token_for: Callable[[str], str],
+    sos_site: Any,
 ) -> None:
     """Background Sync: the worker flushes the IndexedDB queue with no page open."""
-    server = live_server.url
-    with NetworkGate(live_server.port) as network:
-        base = network.url  # the phone reaches the station through a link the test can cut
-        citizen = citizen_context(browser)
-        app = citizen.new_page()
-        errors = watch_errors(app)
-        app.goto(f"{base}/app")
-        wait_for_service_worker(app)
-        citizen.set_offline(True)
-        network.shut()
-        press_sos(app)
-        expect(app.locator("#sos-screen")).to_have_attribute(
-            "data-phase", "queued", timeout=LIVE_MS
-        )
-        app.mouse.up()
-        assert not errors, errors
-        app.close()  # the person closes the app: only the service worker is left
+    server, base = live_server.url, network.url  # the phone's link can be cut
+    citizen, app, errors = open_app(browser, base)
+    lose_signal(citizen, network)
+    press_sos(app)
+    expect(app.locator("#sos-screen")).to_have_attribute("data-phase", "queued", timeout=LIVE_MS)
+    app.mouse.up()
+    assert not errors, errors
+    app.close()  # the person closes the app: only the service worker is left
 
-        # Chromium fires "sync" when its own network comes back; DevTools does it here.
-        blank = citizen.new_page()
-        cdp = citizen.new_cdp_session(blank)
-        registrations: list[dict[str, Any]] = []
-        cdp.on(
-            "ServiceWorker.workerRegistrationUpdated",
-            lambda e: registrations.extend(e["registrations"]),
-        )
-        cdp.send("ServiceWorker.enable")
-        deadline = time.monotonic() + LIVE_MS / 1000
-        scope = f"{base}/app"
-        while not [r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"]]:
-            assert time.monotonic() < deadline, "no service worker registration for /app"
-            blank.wait_for_timeout(100)
-        registration = next(r for r in registrations if r["scopeURL"] == scope)
-        # Nothing can have left the phone while it is offline.
-        assert sos_incidents(server, token_for) == []
-        # Back online, Chromium may fire "sync" on its own at once; dispatching it again
-        # must not make a second SOS (the queue entry carries the SOS's reference).
-        network.reopen()
-        citizen.set_offline(False)
-        cdp.send(
-            "ServiceWorker.dispatchSyncEvent",
-            {
-                "origin": base,
-                "registrationId": registration["registrationId"],
-                "tag": "sz-sos",
-                "lastChance": False,
-            },
-        )
-        deadline = time.monotonic() + LIVE_MS / 1000
-        while not sos_incidents(server, token_for):
-            assert time.monotonic() < deadline, "the service worker did not send the SOS"
-            time.sleep(0.2)
-        assert len(sos_incidents(server, token_for)) == 1
+    # Chromium fires "sync" when its own network comes back; DevTools does it here.
+    blank = citizen.new_page()
+    cdp = citizen.new_cdp_session(blank)
+    registrations: list[dict[str, Any]] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    deadline = time.monotonic() + LIVE_MS / 1000
+    scope = f"{base}/app"
+    while not [r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"]]:
+        assert time.monotonic() < deadline, "no service worker registration for /app"
+        blank.wait_for_timeout(100)
+    registration = next(r for r in registrations if r["scopeURL"] == scope)
+    # Nothing can have left the phone while it is offline.
+    assert sos_incidents(server, token_for) == []
+    # Back online, Chromium may fire "sync" on its own at once; dispatching it again
+    # must not make a second SOS (the queue entry carries the SOS's reference).
+    regain_signal(citizen, network)
+    cdp.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": base,
+            "registrationId": registration["registrationId"],
+            "tag": "sz-sos",
+            "lastChance": False,
+        },
+    )
+    deadline = time.monotonic() + LIVE_MS / 1000
+    while not sos_incidents(server, token_for):
+        assert time.monotonic() < deadline, "the service worker did not send the SOS"
+        time.sleep(0.2)
+    assert len(sos_incidents(server, token_for)) == 1
 
-        # Opening the app again shows the SOS the worker sent, with its tracking code.
-        app = citizen.new_page()
-        errors = watch_errors(app)
-        app.goto(f"{base}/app")
-        expect(app.locator("#sos-screen")).to_have_attribute("data-phase", "sent", timeout=LIVE_MS)
-        expect(app.locator("#sos-code")).to_have_text(CODE)
-        assert len(sos_incidents(server, token_for)) == 1
-        assert not errors, errors
-        citizen.close()
+    # Opening the app again shows the SOS the worker sent, with its tracking code.
+    app = citizen.new_page()
+    errors = watch_errors(app)
+    app.goto(f"{base}/app")
+    expect(app.locator("#sos-screen")).to_have_attribute("data-phase", "sent", timeout=LIVE_MS)
+    expect(app.locator("#sos-code")).to_have_text(CODE)
+    assert len(sos_incidents(server, token_for)) == 1
+    assert not errors, errors
+    citizen.close()
 
 
 def test_a_dashboard_opened_later_lists_open_maintenance_alerts(
