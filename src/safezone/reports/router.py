@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
-from safezone.core.deps import SessionDep, SettingsDep
+from safezone.core.deps import DatabaseDep, SessionDep, SettingsDep
 from safezone.core.permissions import CONTROL_ROOM, Principal, allow, public
 from safezone.reports import schemas
 from safezone.reports import service as reports_service
@@ -18,10 +18,10 @@ Anyone = Annotated[Principal | None, public()]
 
 @router.post("", response_model=schemas.ReportCreated, status_code=201)
 def submit_report(
-    data: schemas.ReportCreate, session: SessionDep, principal: Anyone, response: Response
+    data: schemas.ReportCreate, db: DatabaseDep, principal: Anyone, response: Response
 ) -> Any:
     """Anyone may report. A retry with the same client_ref answers 200 with the first one."""
-    submitted = reports_service.submit_report(session, data=data, principal=principal)
+    submitted = reports_service.receive(db, data=data, principal=principal)
     if not submitted.created:
         response.status_code = 200
     report = submitted.report

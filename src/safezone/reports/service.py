@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
-from safezone.core.db import utcnow
+from safezone.core.db import Database, utcnow
 from safezone.core.errors import (
     Conflict,
     InvalidInput,
@@ -59,20 +59,34 @@ class Submitted:
     created: bool
 
 
+def receive(db: Database, *, data: ReportCreate, principal: Principal | None) -> Submitted:
+    """``submit_report`` for a request: where the report is, is looked up in a read
+    session first, so that the write transaction (which holds SQLite's one write lock,
+    an SOS's included) only writes."""
+    with db.reader() as session:
+        placement = zones_service.place(session, lat=data.lat, lon=data.lon)
+    with db.transaction() as session:
+        return submit_report(session, data=data, principal=principal, placement=placement)
+
+
 def submit_report(
-    session: Session, *, data: ReportCreate, principal: Principal | None
+    session: Session,
+    *,
+    data: ReportCreate,
+    principal: Principal | None,
+    placement: zones_service.Placement | None = None,
 ) -> Submitted:
     """Accept a report from anyone. Emergencies open a critical incident at once.
 
     A report outside every safety zone is accepted, goes to the nearest station and is
     marked ``outside_zone``. A retry carrying the same ``client_ref`` returns the first
-    report.
+    report. ``placement``: where the point is, when the caller has looked it up.
     """
     if data.client_ref:
         existing = session.scalar(select(Report).where(Report.client_ref == data.client_ref))
         if existing is not None:
             return Submitted(existing, created=False)
-    placement = zones_service.place(session, lat=data.lat, lon=data.lon)
+    placement = placement or zones_service.place(session, lat=data.lat, lon=data.lon)
     anonymous = data.anonymous or principal is None
     now = utcnow()
     report = Report(
@@ -112,6 +126,7 @@ def submit_report(
             source="emergency",
             actor=actor,
             station_id=report.station_id,
+            placement=placement,
         )
         _link(session, report, incident.id, status="in_progress", actor=actor, message="")
     # Recorded after an emergency's incident exists, so the event carries its final state.

@@ -34,6 +34,7 @@ def capture_snapshots(db: Database, settings: Settings, incident_id: int) -> int
             session, name=f"sos.snapshots.{incident_id}", holder=_NODE, keep=timedelta(days=1)
         ):
             return 0
+    with db.reader() as session:  # not under the write lock, which an SOS may be waiting for
         targets = sos_service.pending_snapshots(session, incident_id=incident_id)
         station = sos_service.station_of_response(session, incident_id=incident_id)
     if not targets or station is None:
