@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +18,14 @@ from safezone.cameras.schemas import CameraView, SnapshotRead
 from safezone.cameras.sources import Frames, look
 from safezone.core.db import Database, utcnow
 from safezone.core.errors import InvalidInput, NotFound
-from safezone.core.geo import bearing_deg, haversine_m
+from safezone.core.geo import EARTH_RADIUS_M, bearing_deg, haversine_m
 from safezone.core.media import stage_file
 from safezone.core.permissions import Principal
 from safezone.core.security import sha256_hex
 from safezone.zones import service as zones_service
 
 MAX_SNAPSHOT_BYTES = 10 * 1024 * 1024
+_M_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180  # along a meridian
 
 
 def angle_between(a: float, b: float) -> float:
@@ -53,6 +55,10 @@ def covering(
     """
     views = []
     for camera in zones_service.active_camera_geometry(session, station_id=station_id):
+        # The distance is at least the north-south one: most cameras are ruled out by
+        # that subtraction alone, before the trigonometry of ``sees``.
+        if abs(camera.lat - lat) * _M_PER_DEGREE > camera.range_m * (1 + 1e-9):
+            continue
         covers, distance, towards = sees(camera, lat, lon)
         if not covers or (radius_m is not None and distance > radius_m):
             continue

@@ -337,7 +337,7 @@ def boxes_by_id(session: Session, box_ids: Collection[str | None]) -> dict[str, 
     if not wanted:
         return {}
     box = zones_service.KINDS["sos_box"].model
-    rows = session.execute(
+    rows = session.connection().execute(  # Core: plain rows, no ORM compile step
         select(box.id, box.station_id, box.name, box.lat, box.lon, box.secret, box.active).where(
             box.id.in_(wanted)
         )

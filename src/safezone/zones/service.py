@@ -143,20 +143,17 @@ def list_assets(session: Session, *, kind: AssetKind, station_id: str) -> list[A
 def active_camera_geometry(session: Session, *, station_id: str) -> list[Any]:
     """The station's active cameras as light rows (id, pole, name, place and view), for
     the geometry of "who sees this point", which runs inside every SOS transaction."""
-    return list(
-        session.execute(
-            select(
-                Camera.id,
-                Camera.pole_id,
-                Camera.name,
-                Camera.lat,
-                Camera.lon,
-                Camera.bearing_deg,
-                Camera.fov_deg,
-                Camera.range_m,
-            ).where(Camera.station_id == station_id, Camera.active.is_(True))
-        ).all()
-    )
+    query = select(
+        Camera.id,
+        Camera.pole_id,
+        Camera.name,
+        Camera.lat,
+        Camera.lon,
+        Camera.bearing_deg,
+        Camera.fov_deg,
+        Camera.range_m,
+    ).where(Camera.station_id == station_id, Camera.active.is_(True))
+    return list(session.connection().execute(query).all())  # Core: no ORM compile step
 
 
 def find_asset(session: Session, *, kind: AssetKind, asset_id: str) -> Any | None:
