@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from safezone.audit.models import AuditEntry
@@ -55,6 +55,10 @@ def _format_ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_INSERT = insert(AuditEntry)
+
+
 def record(
     session: Session,
     *,
@@ -72,21 +76,12 @@ def record(
     The event's topic defaults to the action (for example ``incident.status_changed``).
     """
     outbox.serialize_writers(session)
-    # The head of the chain: the entry this transaction appended last, if any (no other
-    # writer can append while it holds the write lock), else the newest stored entry.
-    mine = session.info.get("audit_head")
-    state = inspect(mine) if mine is not None else None
-    head: Any = (
-        mine
-        # Added by this transaction (flushed or not) and not undone by a savepoint's rollback.
-        if state is not None and (state.pending or state.persistent)
-        # On the connection, without an autoflush: this transaction's own entries are
-        # known without one (``mine``), and flushing other rows here would only add a
-        # round of the unit of work.
-        else session.connection()
-        .execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-        .first()
-    )
+    # The head of the chain, this transaction's own entries included (no other writer can
+    # append while it holds the write lock). Entries go in at once, through Core on the
+    # session's connection, so the database always knows the head: also after a
+    # savepoint is rolled back, and with no ORM bookkeeping under the write lock.
+    connection = session.connection()
+    head = connection.execute(_HEAD).first()
     seq = (head.seq + 1) if head else 1
     prev_hash = head.hash if head else GENESIS_HASH
     ts = _format_ts(datetime.now(UTC))
@@ -99,9 +94,8 @@ def record(
         "payload": payload or {},
     }
     digest = entry_hash(seq=seq, ts=ts, prev_hash=prev_hash, **fields)
-    entry = AuditEntry(seq=seq, ts=ts, prev_hash=prev_hash, hash=digest, **fields)
-    session.add(entry)  # flushed with the rest of the transaction's rows
-    session.info["audit_head"] = entry
+    values = {"seq": seq, "ts": ts, "prev_hash": prev_hash, "hash": digest, **fields}
+    connection.execute(_INSERT, values)
     if event is not None:
         outbox.enqueue(
             session,
@@ -110,7 +104,7 @@ def record(
             station_id=station_id,
             audit_seq=seq,
         )
-    return entry
+    return AuditEntry(**values)  # a copy of the stored row (not in the session)
 
 
 def list_entries(

@@ -32,7 +32,6 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
-    inspect,
 )
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError
@@ -432,7 +431,6 @@ def after_rollback(session: Session, action: Callable[[], None]) -> None:
 
 def _run_hooks(session: Session, key: str, other: str) -> None:
     session.info.pop("sequence_locked", None)
-    session.info.pop("audit_head", None)
     actions = session.info.pop(key, [])
     session.info.pop(other, None)
     for action in actions:
@@ -464,16 +462,25 @@ class Database:
             event.listen(factory, "after_commit", self._after_commit)
             event.listen(factory, "after_soft_rollback", self._after_rollback)
 
+    # SQLAlchemy sends these for savepoints too. Releasing one commits nothing yet, and
+    # rolling one back leaves the rest of the transaction (its events, its hooks) to
+    # commit or roll back with it; what the savepoint itself queued is sorted out at the
+    # end (``committed_events``).
     def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            return
         _run_hooks(session, "after_commit", "after_rollback")
         rows = session.info.pop("outbox_rows", None)
         if rows:
-            # A row added inside a savepoint that rolled back is no longer persistent.
-            events = [row.to_event() for row in rows if inspect(row).persistent]
+            from safezone.core.bus.outbox import committed_events
+
+            events = committed_events(rows)
             for listener in self.commit_listeners:
                 listener(events)
 
     def _after_rollback(self, session: Session, previous_transaction: Any) -> None:
+        if previous_transaction.nested:
+            return
         session.info.pop("outbox_rows", None)
         _run_hooks(session, "after_rollback", "after_commit")
 

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, select, text, update
+from sqlalchemy import BigInteger, Integer, String, insert, inspect, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from safezone.core.bus import Event, EventBus, wait_or_timeout
@@ -77,20 +77,54 @@ def enqueue(
     payload: dict[str, Any],
     station_id: str | None,
     audit_seq: int | None,
-) -> OutboxEvent:
-    """Add an event to the current transaction; it is published only if that commits."""
+) -> None:
+    """Add an event to the current transaction; it is published only if that commits.
+
+    The row is inserted at once, through Core on the session's connection (every write
+    in the system queues events: the ORM's unit of work would add its bookkeeping to
+    each, under the write lock). Inside a savepoint it is an ORM row instead, which
+    knows after commit whether the savepoint that added it was rolled back.
+    """
     serialize_writers(session)
-    row = OutboxEvent(
-        event_id=str(uuid.uuid4()),
-        topic=topic,
-        station_id=station_id,
-        payload=payload,
-        audit_seq=audit_seq,
-        created_at=utcnow(),
+    values: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "topic": topic,
+        "station_id": station_id,
+        "payload": payload,
+        "audit_seq": audit_seq,
+        "created_at": utcnow(),
+    }
+    queued = session.info.setdefault("outbox_rows", [])
+    if session.in_nested_transaction():
+        row = OutboxEvent(**values)
+        session.add(row)
+        queued.append(row)
+        return
+    queued.append(
+        Event(
+            id=session.connection().execute(_INSERT, values).scalar_one(),
+            event_id=values["event_id"],
+            topic=topic,
+            station_id=station_id,
+            payload=payload,
+            created_at=values["created_at"],
+        )
     )
-    session.add(row)  # flushed with the rest of the transaction's rows, ids in order
-    session.info.setdefault("outbox_rows", []).append(row)
-    return row
+
+
+_INSERT = insert(OutboxEvent).returning(OutboxEvent.id)
+
+
+def committed_events(queued: list[OutboxEvent | Event]) -> list[Event]:
+    """The events a committed transaction queued, in id order: those inserted at once,
+    and the ORM rows (added in a savepoint) that were not rolled back."""
+    events = [
+        item if isinstance(item, Event) else item.to_event()
+        for item in queued
+        if isinstance(item, Event) or inspect(item).persistent
+    ]
+    events.sort(key=lambda event: event.id)
+    return events
 
 
 def read_after(
