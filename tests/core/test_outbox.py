@@ -46,33 +46,22 @@ def test_a_rolled_back_savepoint_takes_its_entries_and_events_with_it(db):
     handed: list[list[Event]] = []
     db.commit_listeners.append(handed.append)
 
-    def note(session, n: int) -> None:
-        audit_service.record(
-            session,
-            actor="t",
-            action="test.note",
-            object_type="note",
-            object_id=n,
-            station_id="MDH",
-            event={"n": n},
-        )
-
     try:
         with db.transaction() as session:
-            note(session, 1)
+            record_notes(session, [1])
             with pytest.raises(RuntimeError), session.begin_nested():
-                note(session, 2)
+                record_notes(session, [2])
                 raise RuntimeError("undo the savepoint")
             with session.begin_nested():
-                note(session, 3)
-            note(session, 4)
+                record_notes(session, [3])
+            record_notes(session, [4])
     finally:
         db.commit_listeners.remove(handed.append)
     [events] = handed
     assert [e.payload["n"] for e in events] == [1, 3, 4]
     assert [e.id for e in events] == sorted(e.id for e in events)
     with db.reader() as session:
-        rows = session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "test.note"))
+        rows = session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "incident.note"))
         assert sorted(r.payload["n"] for r in rows) == [1, 3, 4]
         assert audit_service.verify(session).ok  # no gap where entry 2 was
 
