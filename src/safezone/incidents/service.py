@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, get_args
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -103,17 +103,21 @@ def _open(
     )
     session.add(incident)
     session.flush()
-    session.add(
-        IncidentEvent(
-            incident_id=incident.id,
-            ts=at,
-            actor=actor,
-            action="created",
-            to_status="new",
-            note=f"source: {source}",
-        )
+    session.connection().execute(  # Core: a new incident's first line needs no ORM object
+        _FIRST_LINE,
+        {
+            "incident_id": incident.id,
+            "ts": at,
+            "actor": actor,
+            "action": "created",
+            "to_status": "new",
+            "note": f"source: {source}",
+        },
     )
     return incident
+
+
+_FIRST_LINE = insert(IncidentEvent)
 
 
 def create_incident(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -331,17 +331,21 @@ def receive(
     return result
 
 
+_BOX = zones_service.KINDS["sos_box"].model
+_BOX_COLUMNS = (_BOX.id, _BOX.station_id, _BOX.name, _BOX.lat, _BOX.lon, _BOX.secret, _BOX.active)
+_ONE_BOX = select(*_BOX_COLUMNS).where(_BOX.id == bindparam("box"))
+
+
 def boxes_by_id(session: Session, box_ids: Collection[str | None]) -> dict[str, BoxInfo]:
     """The registered boxes among these ids, active or not, as plain copies."""
     wanted = [box_id for box_id in box_ids if box_id]
     if not wanted:
         return {}
-    box = zones_service.KINDS["sos_box"].model
-    rows = session.connection().execute(  # Core: plain rows, no ORM compile step
-        select(box.id, box.station_id, box.name, box.lat, box.lon, box.secret, box.active).where(
-            box.id.in_(wanted)
-        )
-    )
+    connection = session.connection()  # Core: plain rows, no ORM compile step
+    if len(wanted) == 1:  # (an IN list is rendered again at each execution)
+        rows = connection.execute(_ONE_BOX, {"box": wanted[0]})
+    else:
+        rows = connection.execute(select(*_BOX_COLUMNS).where(_BOX.id.in_(wanted)))
     return {row.id: BoxInfo.of(row) for row in rows}
 
 
@@ -598,20 +602,32 @@ def _accept(
     )
     if incident_id is not None:
         session.connection().execute(  # Core: no ORM bookkeeping for one column
-            update(BoxEvent).where(BoxEvent.id == event_id).values(incident_id=incident_id)
+            _LINK_EVENT, {"event": event_id, "incident": incident_id}
         )
     session.flush()
     return BoxResult("accepted", box.id, seq=message.seq, incident_id=incident_id)
 
 
+_LINK_EVENT = (
+    update(BoxEvent)
+    .where(BoxEvent.id == bindparam("event"))
+    .values(incident_id=bindparam("incident"))
+)
+
+
 def _note_message(session: Session, box: BoxInfo, now: datetime) -> None:
     """The box's last message time, in one UPDATE (its status row exists once it has
     sent a heartbeat; before that it is made here)."""
-    touched = session.connection().execute(
-        update(BoxStatus).where(BoxStatus.box_id == box.id).values(last_message_at=now)
-    )
+    touched = session.connection().execute(_NOTE_MESSAGE, {"box": box.id, "at": now})
     if not touched.rowcount:
         _status_row(session, box).last_message_at = now
+
+
+_NOTE_MESSAGE = (
+    update(BoxStatus)
+    .where(BoxStatus.box_id == bindparam("box"))
+    .values(last_message_at=bindparam("at"))
+)
 
 
 def _cancel_from_box(session: Session, *, box: Any, now: datetime, actor: str) -> int | None:
@@ -753,17 +769,18 @@ def respond(
             session, station_id=incident.station_id, lat=incident.lat, lon=incident.lon
         )
     cameras, units = around.cameras, around.units
-    response = SosResponse(
-        incident_id=incident.id,
-        station_id=incident.station_id,
-        trigger=trigger,
-        box_id=box_id,
-        tracking_code=tracking_code,
-        cameras=[c.model_dump(mode="json") for c in cameras],
-        units=[u.model_dump(mode="json") for u in units],
-        created_at=utcnow(),
-    )
-    session.add(response)
+    values: dict[str, Any] = {
+        "incident_id": incident.id,
+        "station_id": incident.station_id,
+        "trigger": trigger,
+        "box_id": box_id,
+        "tracking_code": tracking_code,
+        "cameras": [c.model_dump(mode="json") for c in cameras],
+        "units": [u.model_dump(mode="json") for u in units],
+        "created_at": utcnow(),
+    }
+    session.connection().execute(_INSERT_RESPONSE, values)  # Core: no ORM bookkeeping
+    response = SosResponse(**values)  # a copy of the stored row (not in the session)
     audit_service.record(
         session,
         actor="system:sos",
@@ -782,6 +799,9 @@ def respond(
         },
     )
     return response
+
+
+_INSERT_RESPONSE = insert(SosResponse)
 
 
 def pending_snapshots(session: Session, *, incident_id: int) -> list[tuple[str, str]]:
