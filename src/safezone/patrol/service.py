@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -198,7 +198,7 @@ def road_graph(settings: Settings) -> roads.RoadGraph | None:
 
 
 def _estimate(
-    unit: Unit,
+    unit: Any,  # a Unit, or a row with its id, callsign, kind, lat and lon
     *,
     lat: float,
     lon: float,
@@ -237,6 +237,14 @@ def travel_estimate(
     return distance, eta
 
 
+_AVAILABLE = select(Unit.id, Unit.callsign, Unit.kind, Unit.lat, Unit.lon).where(
+    Unit.station_id == bindparam("station"),
+    Unit.status == "available",
+    Unit.lat.is_not(None),
+    Unit.location_at >= bindparam("since"),
+)
+
+
 def rank_available(
     session: Session,
     *,
@@ -250,14 +258,12 @@ def rank_available(
     """Available units with a fresh location, by estimated travel time: by road where a
     road graph is given (one search from the point serves every unit), else straight line."""
     now = now or utcnow()
-    candidates = session.scalars(
-        select(Unit).where(
-            Unit.station_id == station_id,
-            Unit.status == "available",
-            Unit.lat.is_not(None),
-            Unit.location_at >= now - LOCATION_FRESH_FOR,
-        )
-    ).all()
+    session.flush()  # (as the ORM would: this transaction's own changes count)
+    candidates = (
+        session.connection()  # Core: plain rows (this runs for every SOS)
+        .execute(_AVAILABLE, {"station": station_id, "since": now - LOCATION_FRESH_FOR})
+        .all()
+    )
     table = graph.distances_to(lat, lon) if graph is not None and candidates else None
     ranked = []
     for unit in candidates:

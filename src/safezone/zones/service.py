@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -140,20 +140,24 @@ def list_assets(session: Session, *, kind: AssetKind, station_id: str) -> list[A
     )
 
 
+_CAMERA_GEOMETRY = select(
+    Camera.id,
+    Camera.pole_id,
+    Camera.name,
+    Camera.lat,
+    Camera.lon,
+    Camera.bearing_deg,
+    Camera.fov_deg,
+    Camera.range_m,
+).where(Camera.station_id == bindparam("station"), Camera.active.is_(True))
+
+
 def active_camera_geometry(session: Session, *, station_id: str) -> list[Any]:
     """The station's active cameras as light rows (id, pole, name, place and view), for
     the geometry of "who sees this point", which runs inside every SOS transaction."""
-    query = select(
-        Camera.id,
-        Camera.pole_id,
-        Camera.name,
-        Camera.lat,
-        Camera.lon,
-        Camera.bearing_deg,
-        Camera.fov_deg,
-        Camera.range_m,
-    ).where(Camera.station_id == station_id, Camera.active.is_(True))
-    return list(session.connection().execute(query).all())  # Core: no ORM compile step
+    # Core, prebuilt: no ORM or statement building for each SOS
+    session.flush()  # (as the ORM would: this transaction's own changes count)
+    return list(session.connection().execute(_CAMERA_GEOMETRY, {"station": station_id}).all())
 
 
 def find_asset(session: Session, *, kind: AssetKind, asset_id: str) -> Any | None:
@@ -300,14 +304,16 @@ class Placement:
 _SHAPES: dict[str, tuple[datetime, BaseGeometry]] = {}
 
 
+_ACTIVE_ZONES = (
+    select(Zone.id, Zone.station_id, Zone.updated_at).where(Zone.active.is_(True)).order_by(Zone.id)
+)
+
+
 def _zone_shapes(session: Session) -> list[tuple[Any, BaseGeometry]]:
     """(zone id and station, polygon) of each active zone; a polygon is read and parsed
     again only when its zone has changed."""
-    zones = session.execute(
-        select(Zone.id, Zone.station_id, Zone.updated_at)
-        .where(Zone.active.is_(True))
-        .order_by(Zone.id)
-    ).all()
+    session.flush()  # (as the ORM would: this transaction's own changes count)
+    zones = session.connection().execute(_ACTIVE_ZONES).all()  # Core, prebuilt
     shapes = []
     for zone in zones:
         cached = _SHAPES.get(zone.id)
