@@ -250,6 +250,17 @@ def count_own_writes(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]
     return writes
 
 
+def add_user(db: Database, username: str, role: str, station_id: str = STATION) -> None:
+    """One more user beside the seeded ones (password PASSWORD), e.g. a second officer."""
+    with db.transaction() as session:
+        auth_service.create_user(
+            session,
+            data=auth_schemas.UserCreate(username=username, password=PASSWORD, role=role),
+            station_id=station_id,
+            actor="test",
+        )
+
+
 def record_notes(session: Any, numbers: Any) -> None:
     """An audited incident note with an event ({"n": number}) per number, in the caller's
     write transaction."""

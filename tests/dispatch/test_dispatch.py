@@ -1,4 +1,5 @@
-"""Dispatch: ranking, assignment, the acknowledgement timer and response times."""
+"""Dispatch: ranking, assignment, the acknowledgement timer, response times, and open
+assignments following the unit's crew (ADR 0018)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from safezone.core.bus.outbox import OutboxEvent
 from safezone.core.db import utcnow
 from safezone.dispatch import service as dispatch_service
 from safezone.dispatch.models import Assignment
-from tests.conftest import INSIDE
+from tests.conftest import INSIDE, add_user
 
 V1 = "/api/v1"
 
@@ -249,3 +250,176 @@ def test_no_units_to_closed_incidents(client, auth, incident, units):
         assert r.status_code == 200, r.text
     r = assign(client, auth, incident)
     assert r.status_code == 409 and r.json()["error"]["field"] == "incident_id"
+
+
+# --- a new crew takes the unit over (ADR 0018) -------------------------------------------
+
+
+def user_id(client, auth, username) -> int:
+    return int(client.get(f"{V1}/auth/me", headers=auth(username)).json()["user_id"])
+
+
+def crew(client, auth, unit_id, officer):
+    r = client.patch(
+        f"{V1}/units/{unit_id}", headers=auth("operator"), json={"officer_user_id": officer}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["officer_user_id"] == officer
+
+
+def listed(client, auth, username) -> list[int]:
+    r = client.get(f"{V1}/dispatch/assignments", headers=auth(username), params={"active": True})
+    assert r.status_code == 200, r.text
+    return [a["id"] for a in r.json()]
+
+
+def crew_changes(db) -> list[dict]:
+    """The audit entries of crew changes: actor, object_id and payload."""
+    with db.reader() as session:
+        rows = session.execute(
+            select(AuditEntry.actor, AuditEntry.object_id, AuditEntry.payload)
+            .where(AuditEntry.action == "dispatch.crew_changed")
+            .order_by(AuditEntry.seq)
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+def crew_change_events(db) -> list[dict]:
+    with db.reader() as session:
+        return [
+            dict(e.payload)
+            for e in session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.topic == "dispatch.crew_changed")
+                .order_by(OutboxEvent.id)
+            )
+        ]
+
+
+@pytest.fixture
+def officer2(client, auth, db) -> int:
+    add_user(db, "officer2", "officer")
+    return user_id(client, auth, "officer2")
+
+
+def test_the_new_crew_takes_over_an_open_assignment(client, auth, incident, units, db, officer2):
+    officer = user_id(client, auth, "officer")
+    a = assign(client, auth, incident).json()
+    url = f"{V1}/dispatch/assignments/{a['id']}"
+    # Only a real change of officer moves anything.
+    crew(client, auth, "MC-1", officer)
+    assert crew_changes(db) == []
+
+    crew(client, auth, "MC-1", officer2)
+    assert listed(client, auth, "officer2") == [a["id"]]
+    assert listed(client, auth, "officer") == []
+    assert client.get(url, headers=auth("officer")).status_code == 403
+    assert client.post(f"{url}/acknowledge", headers=auth("officer")).status_code == 403
+    shown = client.get(url, headers=auth("officer2"))
+    assert shown.status_code == 200 and shown.json()["officer_user_id"] == officer2
+    ack = client.post(f"{url}/acknowledge", headers=auth("officer2"))
+    assert ack.status_code == 200, ack.text
+    assert ack.json()["acknowledged_by"] == "user:officer2"
+
+    [entry] = crew_changes(db)
+    assert entry["actor"] == "user:operator" and entry["object_id"] == str(a["id"])
+    assert entry["payload"]["previous_officer_user_id"] == officer
+    assert entry["payload"]["assignment"]["officer_user_id"] == officer2
+    [event] = crew_change_events(db)
+    assert event["assignment"]["id"] == a["id"]
+    assert event["assignment"]["officer_user_id"] == officer2
+    assert event["previous_officer_user_id"] == officer
+    # Both phones hear of it (the old one to drop it); nobody else's does.
+    assert dispatch_service.event_is_for_officer(event, user_id=officer2)
+    assert dispatch_service.event_is_for_officer(event, user_id=officer)
+    assert not dispatch_service.event_is_for_officer(event, user_id=officer2 + 100)
+
+
+def test_an_unacknowledged_assignment_gives_the_new_officer_a_fresh_window(
+    client, auth, incident, units, db, officer2
+):
+    a = assign(client, auth, incident).json()
+    # Sent ten minutes ago; the first officer never answered and the alarm went off.
+    with db.transaction() as session:
+        row = session.get(Assignment, a["id"])
+        assert row is not None
+        window = row.ack_due_at - row.assigned_at
+        row.assigned_at -= timedelta(minutes=10)
+        row.ack_due_at -= timedelta(minutes=10)
+        first_due = row.ack_due_at
+    with db.transaction() as session:
+        assert dispatch_service.overdue_acknowledgements(session) == [a["id"]]
+
+    before = utcnow()
+    crew(client, auth, "MC-1", officer2)
+    after = utcnow()
+    with db.reader() as session:
+        row = session.get(Assignment, a["id"])
+        assert row is not None
+        assert before + window <= row.ack_due_at <= after + window
+        assert row.ack_overdue_at is None
+    [entry] = crew_changes(db)
+    assert entry["payload"]["previous_ack_due_at"] == first_due.isoformat()
+    assert entry["payload"]["previous_ack_overdue_at"] is not None
+    with db.transaction() as session:
+        # The new officer's deadline is watched like the first one: once, when it passes.
+        assert dispatch_service.overdue_acknowledgements(session) == []
+        late = after + window + timedelta(seconds=1)
+        assert dispatch_service.overdue_acknowledgements(session, now=late) == [a["id"]]
+
+
+def test_only_open_assignments_move_and_steps_already_taken_stand(
+    client, auth, incident, units, db, officer2
+):
+    officer = auth("officer")
+    done = assign(client, auth, incident).json()
+    for step in ("acknowledged", "resolved"):
+        r = client.post(
+            f"{V1}/dispatch/assignments/{done['id']}/steps", headers=officer, json={"status": step}
+        )
+        assert r.status_code == 200, r.text
+    a = assign(client, auth, incident).json()
+    url = f"{V1}/dispatch/assignments/{a['id']}"
+    acked = client.post(f"{url}/acknowledge", headers=officer).json()
+
+    crew(client, auth, "MC-1", officer2)
+    # The finished one stays in the first officer's history.
+    finished = client.get(f"{V1}/dispatch/assignments", headers=officer).json()
+    assert [x["id"] for x in finished] == [done["id"]]
+    assert [e["object_id"] for e in crew_changes(db)] == [str(a["id"])]
+    moved = client.get(url, headers=auth("officer2")).json()
+    assert moved["status"] == "acknowledged" and moved["acknowledged_by"] == "user:officer"
+    assert moved["ack_due_at"] == acked["ack_due_at"]
+    r = client.post(f"{url}/steps", headers=auth("officer2"), json={"status": "en_route"})
+    assert r.status_code == 200 and r.json()["status"] == "en_route"
+    r = client.post(f"{url}/steps", headers=officer, json={"status": "on_scene"})
+    assert r.status_code == 403
+
+
+def test_a_unit_left_without_officer_keeps_its_assignment_for_the_control_room(
+    client, auth, incident, units, db
+):
+    officer = user_id(client, auth, "officer")
+    a = assign(client, auth, incident).json()
+    url = f"{V1}/dispatch/assignments/{a['id']}"
+    crew(client, auth, "MC-1", None)
+
+    assert listed(client, auth, "officer") == []
+    assert client.get(url, headers=auth("officer")).status_code == 403
+    shown = client.get(url, headers=auth("operator")).json()
+    assert shown["status"] == "assigned" and shown["officer_user_id"] is None
+    # Nobody new has to see it first: the deadline stands and the alarm comes on time.
+    assert shown["ack_due_at"] == a["ack_due_at"]
+    with db.transaction() as session:
+        late = utcnow() + timedelta(seconds=61)
+        assert dispatch_service.overdue_acknowledgements(session, now=late) == [a["id"]]
+    [event] = crew_change_events(db)
+    assert event["assignment"]["officer_user_id"] is None
+    assert event["previous_officer_user_id"] == officer
+    assert dispatch_service.event_is_for_officer(event, user_id=officer)
+    # The control room records the radio reply for whoever is in the car.
+    r = client.post(f"{url}/acknowledge", headers=auth("operator"))
+    assert r.status_code == 200 and r.json()["acknowledged_by"] == "user:operator"
+    # A crew again: the unit's open assignment is theirs.
+    crew(client, auth, "MC-1", officer)
+    assert listed(client, auth, "officer") == [a["id"]]

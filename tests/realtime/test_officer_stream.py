@@ -6,10 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from safezone.auth import schemas as auth_schemas
-from safezone.auth import service as auth_service
 from safezone.realtime import service as realtime_service
-from tests.conftest import INSIDE, PASSWORD
+from tests.conftest import INSIDE, add_user
 from tests.realtime.test_sse import read_events
 
 V1 = "/api/v1"
@@ -25,13 +23,7 @@ def http(live_server):
 @pytest.fixture
 def scene(http, auth, db) -> dict[str, int]:
     """Two officers of the station, each crewing a motorbike, and three open incidents."""
-    with db.transaction() as session:
-        auth_service.create_user(
-            session,
-            data=auth_schemas.UserCreate(username="officer2", password=PASSWORD, role="officer"),
-            station_id="MDH",
-            actor="test",
-        )
+    add_user(db, "officer2", "officer")
     ids = {
         name: http.get(f"{V1}/auth/me", headers=auth(name)).json()["user_id"]
         for name in ("officer", "officer2")
@@ -169,3 +161,25 @@ def test_a_bad_replay_position_is_refused_naming_the_field(client, auth):
     r = client.get(STREAM, params={"after": -1}, headers=auth("officer"))
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "after"
+
+
+def test_a_crew_change_moves_the_events_to_the_new_officer(live_server, http, auth, scene):
+    """MC-1 changes hands while its assignment is open: the new officer's stream carries
+    the hand-over and what follows; the old one's only the hand-over, to drop the job."""
+    mine = assign(http, auth, scene["incident0"], "MC-1")
+    r = http.patch(
+        f"{V1}/units/MC-1", headers=auth("operator"), json={"officer_user_id": scene["officer2"]}
+    )
+    assert r.status_code == 200, r.text
+    r = http.post(f"{V1}/dispatch/assignments/{mine['id']}/acknowledge", headers=auth("officer2"))
+    assert r.status_code == 200, r.text
+    with httpx.Client(base_url=live_server.url, timeout=httpx.Timeout(1.5)) as short:
+        with open_stream(short, auth("officer2"), last_event_id=0) as response:
+            theirs = read_events(response, None)
+        with open_stream(short, auth("officer"), last_event_id=0) as response:
+            old = read_events(response, None)
+    assert [e["event"] for e in theirs] == ["dispatch.crew_changed", "dispatch.step"]
+    assert {e["data"]["assignment"]["officer_user_id"] for e in theirs} == {scene["officer2"]}
+    assert theirs[0]["data"]["previous_officer_user_id"] == scene["officer"]
+    assert [e["event"] for e in old] == ["dispatch.assigned", "dispatch.crew_changed"]
+    assert old[1]["data"]["assignment"]["officer_user_id"] == scene["officer2"]

@@ -18,7 +18,8 @@ class Assignment(Base):
     station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), index=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
     unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
-    # The unit's officer when it was assigned: the one who must acknowledge.
+    # The one who must acknowledge and act: the unit's officer when it was assigned, and
+    # whoever crews the unit since while it is open (ADR 0018); None for nobody.
     officer_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # assigned, acknowledged, en_route, on_scene, resolved or cancelled
     status: Mapped[str] = mapped_column(String(16))

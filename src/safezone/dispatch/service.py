@@ -4,6 +4,8 @@ time every step of the response.
 An assignment moves assigned -> acknowledged -> en_route -> on_scene -> resolved (steps
 may be skipped, never taken back) or is cancelled by the control room. Each step is
 stamped, audited and published; the unit's status and the incident's lifecycle follow.
+An open assignment belongs to whoever crews the unit now: when the crew changes, it moves
+to the new officer (``follow_crew_change``, ADR 0018).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ _UNIT_STATUS = {
 }
 _CLOSED_INCIDENT = ("resolved", "closed")
 # The topics of the events this domain publishes (dispatch.assigned, dispatch.step,
-# dispatch.cancelled, dispatch.ack_overdue); each carries the assignment as "assignment".
+# dispatch.cancelled, dispatch.ack_overdue, dispatch.crew_changed); each carries the
+# assignment as "assignment".
 EVENT_TOPICS: tuple[str, ...] = ("dispatch.",)
 
 
@@ -99,10 +102,17 @@ def _publish(
 
 def event_is_for_officer(payload: Any, *, user_id: int) -> bool:
     """Whether a dispatch event is about an assignment this officer must act on: the
-    same rule as ``list_assignments`` for an officer (the unit's officer when it was
-    assigned), read from the event itself so that a replay decides as the live event did."""
-    assignment = payload.get("assignment") if isinstance(payload, dict) else None
-    return isinstance(assignment, dict) and assignment.get("officer_user_id") == user_id
+    same rule as ``list_assignments`` for an officer (the assignment's officer as the event
+    left it), read from the event itself so that a replay decides as the live event did.
+    A ``dispatch.crew_changed`` event also goes to the officer the assignment was taken
+    from (``previous_officer_user_id``), so their app drops it at once."""
+    if not isinstance(payload, dict):
+        return False
+    assignment = payload.get("assignment")
+    if isinstance(assignment, dict) and assignment.get("officer_user_id") == user_id:
+        return True
+    previous = payload.get("previous_officer_user_id")
+    return isinstance(previous, int) and previous == user_id
 
 
 def suggestions(
@@ -314,6 +324,48 @@ def cancel(
         extra={"from": previous, "note": data.note},
     )
     return a
+
+
+def follow_crew_change(
+    session: Session,
+    *,
+    unit_id: str,
+    officer_user_id: int | None,
+    actor: str,
+    now: datetime | None = None,
+) -> list[Assignment]:
+    """The unit's crew changed (a shift hand-over): each of its open assignments moves to
+    ``officer_user_id``, the unit's officer now, in the caller's transaction, audited and
+    published as ``dispatch.crew_changed``. Returns the assignments moved.
+
+    One still waiting for acknowledgement gives the new officer a fresh acknowledgement
+    window as long as the one it was made with, and its overdue alarm is re-armed. When
+    the unit is left with no officer, its open assignments stay open for the control room
+    with no officer, and keep their deadline: nobody new has to see them first."""
+    now = now or utcnow()
+    moving = session.scalars(
+        select(Assignment)
+        .where(
+            Assignment.unit_id == unit_id,
+            Assignment.status.in_(ACTIVE),
+            Assignment.officer_user_id.is_distinct_from(officer_user_id),
+        )
+        .order_by(Assignment.id)
+    ).all()
+    for a in moving:
+        extra: dict[str, Any] = {
+            "unit_id": a.unit_id,
+            "previous_officer_user_id": a.officer_user_id,
+            "previous_ack_due_at": a.ack_due_at.isoformat(),
+            "previous_ack_overdue_at": a.ack_overdue_at.isoformat() if a.ack_overdue_at else None,
+        }
+        a.officer_user_id = officer_user_id
+        if a.status == "assigned" and officer_user_id is not None:
+            a.ack_due_at = now + (a.ack_due_at - a.assigned_at)
+            a.ack_overdue_at = None
+        session.flush()
+        _publish(session, a, actor=actor, action="dispatch.crew_changed", extra=extra)
+    return list(moving)
 
 
 def _overdue_query(now: datetime) -> Select[Any]:

@@ -101,8 +101,11 @@ def create_unit(session: Session, *, data: UnitCreate, principal: Principal) -> 
 
 
 def update_unit(session: Session, *, unit_id: str, data: UnitUpdate, principal: Principal) -> Unit:
-    """Change a unit. Officers may change only the status of the unit they crew."""
+    """Change a unit. Officers may change only the status of the unit they crew. A new
+    crew (``officer_user_id``) takes over the unit's open dispatch assignments in the same
+    transaction (ADR 0018)."""
     unit = get_unit(session, unit_id=unit_id, station_id=principal.station_id)
+    previous_officer = unit.officer_user_id
     changes = data.model_dump(exclude_unset=True)
     if principal.role == "officer":
         if unit.officer_user_id != principal.user_id:
@@ -129,6 +132,15 @@ def update_unit(session: Session, *, unit_id: str, data: UnitUpdate, principal: 
         event={"unit": _snapshot(unit)},
         topic="unit.changed",
     )
+    if unit.officer_user_id != previous_officer:
+        # Dispatch builds on patrol (it sends units), so it is imported here, not at the
+        # top; the hand-over must not wait for another transaction, or the new officer
+        # could not acknowledge and the old one still could.
+        from safezone.dispatch import service as dispatch_service
+
+        dispatch_service.follow_crew_change(
+            session, unit_id=unit.id, officer_user_id=unit.officer_user_id, actor=principal.actor
+        )
     return unit
 
 

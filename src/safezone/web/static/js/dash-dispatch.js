@@ -6,7 +6,8 @@
  *   (GET /api/v1/dispatch/incidents/{id}/suggestions), each with an Assign button
  *   (POST /api/v1/dispatch/assignments). Active assignments can be stood down.
  * - The "Units sent" panel: every open assignment at the station, its state kept live
- *   from the dispatch.assigned / dispatch.step / dispatch.cancelled events.
+ *   from the dispatch.assigned / dispatch.step / dispatch.cancelled / dispatch.crew_changed
+ *   events (a new crew took the unit over: the alarm waits for its fresh deadline).
  * - The overdue alarm: a dispatch.ack_overdue event (a unit did not acknowledge in time)
  *   raises a flashing banner above the map, with the SOS siren when sound is enabled. It
  *   stays until the officer acknowledges after all, the operator records a radio reply,
@@ -96,7 +97,8 @@
 
   function setAssignment(a) {
     assignments.set(a.id, a);
-    if (a.status !== "assigned") dropOverdue(a.id);
+    // Handed to a new crew, a late assignment waits again (ADR 0018): no alarm until then.
+    if (a.status !== "assigned" || !a.ack_overdue_at) dropOverdue(a.id);
   }
 
   function raiseOverdue(a, lateBy) {
@@ -437,7 +439,7 @@
   // --- the plugin ---------------------------------------------------------------------
 
   (SZ.dashPlugins = SZ.dashPlugins || []).push({
-    topics: ["dispatch.assigned", "dispatch.step", "dispatch.cancelled", "dispatch.ack_overdue", "unit.changed", "unit.location"],
+    topics: ["dispatch.assigned", "dispatch.step", "dispatch.cancelled", "dispatch.ack_overdue", "dispatch.crew_changed", "unit.changed", "unit.location"],
 
     init(context) {
       ctx = context;

@@ -43,7 +43,7 @@
   };
   const PRIORITY_ORDER = ["critical", "high", "medium", "low"];
   const STREAM_URL = "/api/v1/officer/events/stream";
-  const ASSIGNMENT_TOPICS = ["dispatch.assigned", "dispatch.step", "dispatch.cancelled", "dispatch.ack_overdue"];
+  const ASSIGNMENT_TOPICS = ["dispatch.assigned", "dispatch.step", "dispatch.cancelled", "dispatch.ack_overdue", "dispatch.crew_changed"];
   const STREAM_RETRY_MS = 2000;
   const STREAM_MAX_RETRY_MS = 60000;
 
@@ -239,11 +239,14 @@
       return;
     }
     const assignment = data.assignment || {};
-    if (topic === "dispatch.assigned" && assignment.status === "assigned" && navigator.vibrate) {
-      navigator.vibrate([300, 150, 300]);
-    }
+    // A crew change reaches both officers (ADR 0018): only the one taking over is buzzed.
+    const newForMe =
+      (topic === "dispatch.assigned" || topic === "dispatch.crew_changed") &&
+      assignment.status === "assigned" &&
+      assignment.officer_user_id === state.userId;
+    if (newForMe && navigator.vibrate) navigator.vibrate([300, 150, 300]);
     loadAssignments();
-    if (topic === "dispatch.assigned" || topic === "dispatch.cancelled") loadUnit();
+    if (topic !== "dispatch.step" && topic !== "dispatch.ack_overdue") loadUnit();
   }
 
   function codeCheckpoint(code) {
