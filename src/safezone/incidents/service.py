@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, get_args
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from safezone.audit import service as audit_service
 from safezone.core.db import utcnow
@@ -83,27 +83,36 @@ def _open(
     at: datetime,
     placement: zones_service.Placement | None = None,
 ) -> Incident:
-    """The incident row and its first timeline line ("created")."""
+    """The incident row and its first timeline line ("created").
+
+    Both go in through Core (an SOS opens an incident while holding the write lock, and
+    the ORM's unit of work costs more than the INSERT); the incident is then handed to the
+    session as the stored row it is, with every column known, so that later changes to
+    it are tracked as usual and reading it asks the database nothing.
+    """
     placement = placement or zones_service.place(session, lat=data.lat, lon=data.lon)
-    incident = Incident(
-        station_id=station_id or placement.station_id,
-        zone_id=placement.zone_id,
-        status="new",
-        priority=data.priority,
-        category=data.category,
-        source=source,
-        title=data.title,
-        description=data.description,
-        lat=data.lat,
-        lon=data.lon,
-        h3_cell=h3_cell(data.lat, data.lon),
-        created_by=actor,
-        created_at=at,
-        updated_at=at,
-    )
+    values: dict[str, Any] = dict.fromkeys(_STEP_COLUMN.values()) | {
+        "station_id": station_id or placement.station_id,
+        "zone_id": placement.zone_id,
+        "status": "new",
+        "priority": data.priority,
+        "category": data.category,
+        "source": source,
+        "title": data.title,
+        "description": data.description,
+        "lat": data.lat,
+        "lon": data.lon,
+        "h3_cell": h3_cell(data.lat, data.lon),
+        "created_by": actor,
+        "created_at": at,
+        "updated_at": at,
+        "escalated_at": None,
+    }
+    connection = session.connection()
+    incident = Incident(id=connection.execute(_INSERT_INCIDENT, values).scalar_one(), **values)
+    make_transient_to_detached(incident)
     session.add(incident)
-    session.flush()
-    session.connection().execute(  # Core: a new incident's first line needs no ORM object
+    connection.execute(  # Core: a new incident's first line needs no ORM object
         _FIRST_LINE,
         {
             "incident_id": incident.id,
@@ -117,6 +126,7 @@ def _open(
     return incident
 
 
+_INSERT_INCIDENT = insert(Incident).returning(Incident.id)
 _FIRST_LINE = insert(IncidentEvent)
 
 
