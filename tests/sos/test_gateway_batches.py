@@ -131,6 +131,50 @@ def test_heartbeats_step_aside_while_a_press_is_being_stored(db, sos_site, monke
     assert done and [item.heartbeat_seq for item in done[0]] == [20]
 
 
+def test_a_heartbeat_transaction_in_progress_gives_way_to_a_press(db, sos_site, monkeypatch):
+    """A press that arrives while a window of heartbeats is being written does not wait
+    for that transaction: it is rolled back, the press is stored, and the heartbeats are
+    written again after it."""
+    topic = f"safezone/sos/{BOX_ID}/event"
+    gateway = gateway_on(db)
+    window = gateway._prepare(
+        [mqtt_message(topic, box_message("heartbeat", seq)) for seq in (1, 2)], urgent=False
+    )
+    press = mqtt_message(topic, box_message("press", 50))
+    seen_by_press: list[int | None] = []
+
+    def store_the_press() -> None:
+        gateway._store(gateway._next_batch(True), urgent=True)  # the urgent worker's part
+        with db.reader() as session:
+            status = session.get(BoxStatus, BOX_ID)
+            seen_by_press.append(status.last_heartbeat_seq if status is not None else None)
+        gateway._idle_unless_urgent_waits()
+
+    real_store = sos_service.store
+    pressing: list[threading.Thread] = []
+
+    def store_while_a_press_arrives(session, prepared, **kwargs):
+        result = real_store(session, prepared, **kwargs)
+        if not pressing:  # the press arrives in the middle of the heartbeats' transaction
+            gateway._on_message(gateway.client, None, press)
+            pressing.append(threading.Thread(target=store_the_press))
+            pressing[0].start()
+        return result
+
+    monkeypatch.setattr(sos_service, "store", store_while_a_press_arrives)
+    gateway._store_routine(window)
+    pressing[0].join(10)
+
+    assert gateway.gave_way == 1
+    assert seen_by_press == [None]  # stored while the heartbeats were rolled back
+    with db.reader() as session:
+        status = session.get(BoxStatus, BOX_ID)
+        assert status is not None and status.online and status.last_heartbeat_seq == 2
+        [event] = session.scalars(select(BoxEvent).where(BoxEvent.seq == 50)).all()
+        assert event.incident_id is not None
+        assert verify(session).ok
+
+
 def change_box(db, **changes) -> None:
     """What an admin does in the registry (switch the box off, give it a new secret)."""
     with db.transaction() as session:

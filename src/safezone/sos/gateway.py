@@ -148,6 +148,10 @@ def newest_heartbeats(received: list[Received]) -> list[Received]:
     return kept
 
 
+class GaveWay(Exception):
+    """A heartbeat transaction stepped aside for a press (rolled back, to be begun again)."""
+
+
 def box_id_of(topic: str) -> str | None:
     parts = topic.split("/")
     if len(parts) == 4 and parts[0] == "safezone" and parts[1] == "sos" and parts[2]:
@@ -207,6 +211,7 @@ class MqttGateway:
         ]
         self._count = threading.Lock()
         self.processed = 0
+        self.gave_way = 0  # heartbeat transactions begun again for a press
         self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-prepare")
 
     # paho callbacks run in paho's network thread: keep them short.
@@ -335,16 +340,26 @@ class MqttGateway:
         )
 
     @staticmethod
-    def _apply(session: Session, items: list[Received]) -> None:
-        """Store received messages in order, in the caller's write transaction."""
+    def _apply(
+        session: Session, items: list[Received], *, give_way: threading.Event | None = None
+    ) -> None:
+        """Store received messages in order, in the caller's write transaction.
+
+        ``give_way`` (for heartbeats): clear when urgent work waits; the transaction is
+        then given up (``GaveWay``) before its next message and before its flush, so a
+        press waits for one heartbeat's work at most, not a whole window's."""
         boxes = {item.box_id for item in items if item.box_message is not None}
         current = sos_service.boxes_by_id(session, boxes)  # once, for store's re-check
         for item in items:
+            if give_way is not None and not give_way.is_set():
+                raise GaveWay
             if item.box_message is None:
                 payload = bytes(item.message.payload)
                 sos_service.handle_box_status(session, box_id=item.box_id, payload=payload)
             else:
                 sos_service.store(session, [item.box_message], transport="mqtt", current=current)
+        if give_way is not None and not give_way.is_set():
+            raise GaveWay
 
     def _store(self, batch: list[mqtt.MQTTMessage], *, urgent: bool) -> None:
         """Store a batch in one transaction; if that fails, one message at a time.
@@ -357,12 +372,7 @@ class MqttGateway:
                 self._store_urgent(batch)
             else:
                 prepared = self._prepare(batch, urgent=False)
-                # A window of heartbeats updates each box's status row: load them at once.
-                with (
-                    self.db.transaction() as session,
-                    sos_service.preloaded(session, box_ids={p.box_id for p in prepared}),
-                ):
-                    self._apply(session, prepared)
+                self._store_routine(prepared)
         except Exception as exc:
             if _database_busy(exc):
                 # Another writer held the database for the whole busy timeout: one by one
@@ -389,6 +399,27 @@ class MqttGateway:
             self.processed += len(batch)
         if failed and urgent:
             self._redeliver()
+
+    def _store_routine(self, prepared: list[Received]) -> None:
+        """A window of heartbeats in one transaction, begun again (after the urgent work)
+        each time a press arrives while it is open: it holds the write lock a press
+        needs. It commits within ``URGENT_PAUSE_MAX_S`` of waiting, whatever arrives."""
+        patience = time.monotonic() + URGENT_PAUSE_MAX_S
+        while True:
+            self._urgent_idle.wait(timeout=max(patience - time.monotonic(), 0))
+            # Past its patience it goes through, whatever arrives.
+            give_way = self._urgent_idle if time.monotonic() < patience else None
+            try:
+                # A window updates each box's status row: load them at once.
+                with (
+                    self.db.transaction() as session,
+                    sos_service.preloaded(session, box_ids={p.box_id for p in prepared}),
+                ):
+                    self._apply(session, prepared, give_way=give_way)
+                return
+            except GaveWay:
+                with self._count:
+                    self.gave_way += 1
 
     def _store_urgent(self, batch: list[mqtt.MQTTMessage]) -> None:
         """Wait for the write lock and prepare the batch at the same time: the checks and
