@@ -173,3 +173,80 @@ def test_one_drain_publishes_more_events_than_one_read_holds(db, monkeypatch):
     sent, received = asyncio.run(scenario())
     assert sent == 8
     assert [e.payload["n"] for e in received] == list(range(8))
+
+
+def published_in_table(db, ids: list[int]) -> bool:
+    with db.reader() as session:
+        rows = session.scalars(select(OutboxEvent).where(OutboxEvent.id.in_(ids))).all()
+        return len(rows) == len(ids) and all(r.published_at is not None for r in rows)
+
+
+def test_the_running_relay_publishes_handed_events_without_reading_the_outbox(db, monkeypatch):
+    """Commits hand their events to the relay, which sends them on in order, marks them in
+    the table a moment later, and reads the table only to catch up on a gap: here an
+    event committed where no relay was told (another process)."""
+    reads: list[int | None] = []
+    fetch = OutboxRelay._fetch
+
+    def counting_fetch(self, after):
+        reads.append(after)
+        return fetch(self, after)
+
+    monkeypatch.setattr(OutboxRelay, "_fetch", counting_fetch)
+
+    async def wait_for(condition) -> None:
+        for _ in range(200):
+            if condition():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError("timed out")
+
+    def commit(n: int) -> None:
+        with db.transaction() as session:
+            record_notes(session, [n])
+
+    async def scenario() -> tuple[list[Event], list[int | None]]:
+        relay, received = collecting_relay(db)
+        relay.interval_s = 60.0  # no fallback polls: only nudges move it
+        relay.start()
+        await wait_for(lambda: bool(reads))  # the first drain reads where the table is
+        db.commit_listeners.append(relay.nudge)
+        try:
+            for n in range(3):
+                await asyncio.to_thread(commit, n)
+            await wait_for(lambda: len([e for e in received if e.topic == "incident.note"]) == 3)
+            handed_reads = list(reads)
+            # Another process commits (its events are not handed over), then this one.
+            db.commit_listeners.remove(relay.nudge)
+            await asyncio.to_thread(commit, 3)
+            db.commit_listeners.append(relay.nudge)
+            await asyncio.to_thread(commit, 4)
+            await wait_for(lambda: len([e for e in received if e.topic == "incident.note"]) == 5)
+            ids = [e.id for e in received]
+            await wait_for(lambda: published_in_table(db, ids))
+        finally:
+            db.commit_listeners.remove(relay.nudge)
+            await relay.stop()
+        return received, handed_reads
+
+    received, handed_reads = asyncio.run(scenario())
+    mine = [e for e in received if e.topic == "incident.note"]
+    assert [e.payload["n"] for e in mine] == [0, 1, 2, 3, 4]
+    assert len(handed_reads) == 1  # the three handed events needed no read
+    ids = [e.id for e in received]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+def test_stopping_the_relay_marks_what_it_published(db):
+    async def scenario() -> list[int]:
+        relay, received = collecting_relay(db)
+        with db.transaction() as session:
+            record_notes(session, [1, 2])
+        await relay.drain(mark_now=False)
+        ids = [e.id for e in received]
+        assert not published_in_table(db, ids)  # not yet: marks are batched
+        await relay.stop()
+        return ids
+
+    ids = asyncio.run(scenario())
+    assert ids and published_in_table(db, ids)

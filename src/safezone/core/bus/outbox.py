@@ -21,6 +21,8 @@ from safezone.core.db import Base, Database, JsonText, UtcDateTime, utcnow
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500  # outbox rows published per read
+MARK_EVERY_S = 0.25  # how often published rows are marked so in the table
+HANDED_MAX = 4 * RELAY_BATCH  # events kept from commits while the relay is behind
 
 
 class OutboxEvent(Base):
@@ -151,8 +153,16 @@ def last_id(session: Session) -> int:
 class OutboxRelay:
     """Publishes committed outbox rows to the bus, oldest first, at least once.
 
-    ``nudge()`` is called after each commit so events go out at once; the interval is
-    only the fallback for rows committed by another process.
+    ``nudge(events)`` is called after each commit with the events it queued (by this
+    process's commit listener, and for the MQTT gateway's commits through its pipe):
+    while they follow on from the last event published, they go out as handed, with no
+    read of the outbox. A gap (another process's commit, a row not handed over) or a
+    start sends the relay to the outbox table, which stays the source of truth; the
+    interval is the fallback for rows nobody handed over.
+
+    Published rows are marked in the table every ``MARK_EVERY_S`` (and when the relay
+    stops), not after each event: one write transaction a quarter second instead of one
+    per commit. After a crash the unmarked ones go out again (at least once).
     """
 
     def __init__(self, db: Database, bus: EventBus, *, interval_s: float) -> None:
@@ -163,6 +173,11 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._upto: int | None = None  # every event up to this id has been published
+        self._handed: dict[int, Event] = {}  # by id, each above _upto
+        self._unmarked: list[int] = []
+        self._marked_at: float | None = None  # loop time of the last marking
+        self._read_due = True  # look in the table on the next drain
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -171,7 +186,16 @@ class OutboxRelay:
     def nudge(self, events: list[Event] | None = None) -> None:
         """Thread-safe: wake the relay (called from request threads after commit)."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._take, list(events or ()))
+
+    def _take(self, events: list[Event]) -> None:
+        if not events:
+            self._read_due = True  # told that something committed, not what
+        if len(self._handed) < HANDED_MAX:  # else the outbox has them anyway
+            for event in events:
+                if self._upto is None or event.id > self._upto:
+                    self._handed[event.id] = event
+        self._wake.set()
 
     async def stop(self) -> None:
         # The flag as well as the cancel: on Python 3.11, asyncio.wait_for can swallow a
@@ -185,15 +209,14 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        await self._mark_published(due=True)
 
-    def _fetch(self) -> list[Event]:
+    def _fetch(self, after: int | None) -> list[Event]:
+        query = select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        if after is not None:  # published already, waiting to be marked
+            query = query.where(OutboxEvent.id > after)
         with self.db.reader() as session:
-            rows = session.scalars(
-                select(OutboxEvent)
-                .where(OutboxEvent.published_at.is_(None))
-                .order_by(OutboxEvent.id)
-                .limit(RELAY_BATCH)
-            ).all()
+            rows = session.scalars(query.order_by(OutboxEvent.id).limit(RELAY_BATCH)).all()
             return [r.to_event() for r in rows]
 
     def _mark(self, ids: list[int]) -> None:
@@ -202,33 +225,72 @@ class OutboxRelay:
                 update(OutboxEvent).where(OutboxEvent.id.in_(ids)).values(published_at=utcnow())
             )
 
-    async def drain(self) -> int:
-        """Publish everything pending; returns how many events went out."""
+    def _next_handed(self) -> list[Event]:
+        """The handed events that follow on from the last one published, in order."""
+        following: list[Event] = []
+        if self._upto is None:
+            return following
+        position = self._upto
+        while len(following) < RELAY_BATCH and (event := self._handed.pop(position + 1, None)):
+            following.append(event)
+            position = event.id
+        return following
+
+    async def _mark_published(self, *, due: bool) -> None:
+        if not self._unmarked:
+            return
+        loop = asyncio.get_running_loop()
+        if self._marked_at is None:
+            self._marked_at = loop.time()  # the first ones are marked a while from now
+        if not due and loop.time() - self._marked_at < MARK_EVERY_S:
+            return
+        ids, self._unmarked = self._unmarked, []
+        self._marked_at = loop.time()
+        try:
+            for start in range(0, len(ids), RELAY_BATCH):
+                await asyncio.to_thread(self._mark, ids[start : start + RELAY_BATCH])
+        except BaseException:
+            self._unmarked = ids + self._unmarked  # published, still to be marked
+            raise
+
+    async def drain(self, *, mark_now: bool = True, read: bool = True) -> int:
+        """Publish everything pending; returns how many events went out.
+
+        ``read``: look in the outbox table too (else only when the handed events leave a
+        gap). ``mark_now``: mark what went out in the table before returning, else once
+        ``MARK_EVERY_S`` has passed."""
         sent = 0
-        while True:
-            events = await asyncio.to_thread(self._fetch)
-            if not events:
-                return sent
-            published: list[int] = []
-            try:
+        try:
+            while True:
+                events = self._next_handed()
+                from_table = not events
+                if from_table:
+                    if not (read or self._handed or self._upto is None):
+                        return sent
+                    events = await asyncio.to_thread(self._fetch, self._upto)
+                    if not events:
+                        return sent
+                    # A full batch may have more behind it; else a commit since then has
+                    # nudged the relay, and another read would find nothing.
+                    read = len(events) == RELAY_BATCH
                 for event in events:
                     await self.bus.publish(event)
-                    published.append(event.id)
-            finally:
-                # Mark what went out even if the bus failed part-way, so it is not resent.
-                if published:
-                    await asyncio.to_thread(self._mark, published)
-                    sent += len(published)
-            if len(events) < RELAY_BATCH:
-                # That was all there was: a commit since then has nudged the relay, which
-                # drains again, so another read now would only find nothing.
-                return sent
+                    # Published: not to be sent again, whatever happens to the next one.
+                    self._upto = event.id
+                    self._unmarked.append(event.id)
+                    sent += 1
+                if from_table:
+                    upto = events[-1].id
+                    self._handed = {i: e for i, e in self._handed.items() if i > upto}
+        finally:
+            await self._mark_published(due=mark_now)
 
     async def _run(self) -> None:
         backoff = self.interval_s
         while not self._stopping:
             try:
-                await self.drain()
+                read, self._read_due = self._read_due, False
+                await self.drain(mark_now=False, read=read)
                 backoff = self.interval_s
             except asyncio.CancelledError:
                 raise
@@ -238,5 +300,30 @@ class OutboxRelay:
                 log.warning("event bus unavailable (%s); retrying in %.0f s", exc, backoff)
             except Exception:
                 log.exception("outbox relay failed; retrying")
-            await wait_or_timeout(self._wake, backoff)
-            self._wake.clear()
+                self._read_due = True
+            if not await self._idle(backoff):
+                self._read_due = True  # the fallback poll, for rows nobody handed over
+
+    async def _idle(self, seconds: float) -> bool:
+        """Wait for a nudge (True), or ``seconds`` (False: the fallback poll); meanwhile
+        mark what was published once ``MARK_EVERY_S`` has passed since the last time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            wait = deadline - loop.time()
+            if self._unmarked:
+                last = self._marked_at if self._marked_at is not None else loop.time()
+                mark_in = last + MARK_EVERY_S - loop.time()
+                if mark_in <= 0:
+                    try:
+                        await self._mark_published(due=True)
+                    except Exception:
+                        log.exception("marking published outbox rows failed; retrying")
+                        self._marked_at = loop.time()  # not again at once
+                    continue
+                wait = min(wait, mark_in)
+            if wait <= 0:
+                return False
+            if await wait_or_timeout(self._wake, wait):
+                self._wake.clear()
+                return True
