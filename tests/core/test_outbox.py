@@ -240,6 +240,7 @@ def test_the_running_relay_publishes_handed_events_without_reading_the_outbox(db
 def test_stopping_the_relay_marks_what_it_published(db):
     async def scenario() -> list[int]:
         relay, received = collecting_relay(db)
+        relay.mark_every_s = 0.25  # SQLite's batching, on either database
         with db.transaction() as session:
             record_notes(session, [1, 2])
         await relay.drain(mark_now=False)

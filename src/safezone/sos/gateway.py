@@ -30,7 +30,6 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -168,15 +167,10 @@ class MqttGateway:
         client_id: str,
         tolerance_s: int,
         connected: Any = None,
-        own_process: bool = False,
     ) -> None:
         self.db = db
         self.address = parse_url(url)
         self.tolerance_s = tolerance_s
-        # In a process of its own (gateway_process): a press is prepared on a helper
-        # thread while the worker waits for the write lock, and garbage is collected
-        # between presses.
-        self.own_process = own_process
         self._urgent: deque[mqtt.MQTTMessage] = deque()
         self._routine: deque[mqtt.MQTTMessage] = deque()
         self._urgent_ready = threading.Condition()
@@ -212,7 +206,6 @@ class MqttGateway:
         self._count = threading.Lock()
         self.processed = 0
         self.gave_way = 0  # heartbeat transactions begun again for a press
-        self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-prepare")
 
     # paho callbacks run in paho's network thread: keep them short.
     def _on_connect(
@@ -283,7 +276,6 @@ class MqttGateway:
         self._stop.set()
         for worker in self._workers:
             worker.join(timeout=10)
-        self._preparer.shutdown(wait=False, cancel_futures=True)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -422,23 +414,13 @@ class MqttGateway:
                     self.gave_way += 1
 
     def _store_urgent(self, batch: list[mqtt.MQTTMessage]) -> None:
-        """Wait for the write lock and prepare the batch at the same time: the checks and
-        reads run on another thread (and connection) while this one waits its turn at
-        the database, so a press waits for the longer of the two, not for both."""
-        if not self.own_process:
-            # Inside the web process, HTTP writers waiting at the write lock may hold every
-            # pooled connection; the helper could then not get one to prepare with.
-            prepared = self._prepare(batch)
-            with self.db.transaction(urgent=True) as session:
-                self._apply(session, prepared)
-            return
-        preparing = self._preparer.submit(self._prepare, batch, urgent=True)
-        try:
-            with self.db.transaction(urgent=True) as session:
-                session.connection()  # BEGIN IMMEDIATE: the turn at the write lock
-                self._apply(session, preparing.result())
-        finally:
-            preparing.cancel()  # not started yet (the lock failed first): nothing to do
+        """Check the batch and read each press's surroundings, then write it in one
+        urgent transaction. (Preparing on a helper thread while waiting for the write lock
+        was tried: with writers now holding the lock briefly, the two threads' contention
+        for the interpreter lock cost more than the overlap saved; ADR 0012.)"""
+        prepared = self._prepare(batch)
+        with self.db.transaction(urgent=True) as session:
+            self._apply(session, prepared)
 
     def _store_one_by_one(
         self, batch: list[mqtt.MQTTMessage], *, urgent: bool

@@ -186,7 +186,6 @@ def _run(
         client_id=settings.mqtt_client_id,
         tolerance_s=settings.sos_clock_tolerance_s,
         connected=connected,
-        own_process=True,
     )
     gateway.start()
     freeze_startup_objects()

@@ -21,7 +21,7 @@ from safezone.core.db import Base, Database, JsonText, UtcDateTime, utcnow
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 500  # outbox rows published per read
-MARK_EVERY_S = 0.25  # how often published rows are marked so in the table
+MARK_EVERY_S = 0.25  # how often published rows are marked so in the table (SQLite)
 HANDED_MAX = 4 * RELAY_BATCH  # events kept from commits while the relay is behind
 
 
@@ -160,15 +160,27 @@ class OutboxRelay:
     start sends the relay to the outbox table, which stays the source of truth; the
     interval is the fallback for rows nobody handed over.
 
-    Published rows are marked in the table every ``MARK_EVERY_S`` (and when the relay
-    stops), not after each event: one write transaction a quarter second instead of one
-    per commit. After a crash the unmarked ones go out again (at least once).
+    On SQLite (one node) published rows are marked in the table every ``MARK_EVERY_S``
+    (and when the relay stops), not after each drain: one write transaction a quarter
+    second instead of one per commit; after a crash the unmarked ones go out again (at
+    least once). On PostgreSQL, where several nodes may share the table and each node's
+    relay publishes the rows it finds unmarked, they are marked at once, as before.
     """
 
-    def __init__(self, db: Database, bus: EventBus, *, interval_s: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        *,
+        interval_s: float,
+        mark_every_s: float | None = None,
+    ) -> None:
         self.db = db
         self.bus = bus
         self.interval_s = interval_s
+        self.mark_every_s = (
+            mark_every_s if mark_every_s is not None else MARK_EVERY_S if db.is_sqlite else 0.0
+        )
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -242,7 +254,7 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         if self._marked_at is None:
             self._marked_at = loop.time()  # the first ones are marked a while from now
-        if not due and loop.time() - self._marked_at < MARK_EVERY_S:
+        if not due and loop.time() - self._marked_at < self.mark_every_s:
             return
         ids, self._unmarked = self._unmarked, []
         self._marked_at = loop.time()
@@ -258,7 +270,7 @@ class OutboxRelay:
 
         ``read``: look in the outbox table too (else only when the handed events leave a
         gap). ``mark_now``: mark what went out in the table before returning, else once
-        ``MARK_EVERY_S`` has passed."""
+        ``mark_every_s`` has passed."""
         sent = 0
         try:
             while True:
@@ -306,14 +318,14 @@ class OutboxRelay:
 
     async def _idle(self, seconds: float) -> bool:
         """Wait for a nudge (True), or ``seconds`` (False: the fallback poll); meanwhile
-        mark what was published once ``MARK_EVERY_S`` has passed since the last time."""
+        mark what was published once ``mark_every_s`` has passed since the last time."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while True:
             wait = deadline - loop.time()
             if self._unmarked:
                 last = self._marked_at if self._marked_at is not None else loop.time()
-                mark_in = last + MARK_EVERY_S - loop.time()
+                mark_in = last + self.mark_every_s - loop.time()
                 if mark_in <= 0:
                     try:
                         await self._mark_published(due=True)
