@@ -251,3 +251,45 @@ def test_stopping_the_relay_marks_what_it_published(db):
 
     ids = asyncio.run(scenario())
     assert ids and published_in_table(db, ids)
+
+
+def test_a_failing_mark_neither_holds_back_events_nor_spins_nor_breaks_stop(db, monkeypatch):
+    """Marking published rows can fail (the database restarting, a read-only failover):
+    the relay goes on sending what commits hand it, tries the mark again a second later,
+    not in a loop, and still stops cleanly."""
+    tries: list[list[int]] = []
+
+    def failing_mark(self, ids):
+        tries.append(list(ids))
+        raise ConnectionError("the database is restarting")
+
+    monkeypatch.setattr(OutboxRelay, "_mark", failing_mark)
+
+    def commit(n: int) -> None:
+        with db.transaction() as session:
+            record_notes(session, [n])
+
+    async def scenario() -> list[Event]:
+        relay, received = collecting_relay(db)
+        relay.interval_s = 60.0
+        relay.mark_every_s = 0.0  # as on PostgreSQL: marked after each drain
+        relay.start()
+        db.commit_listeners.append(relay.nudge)
+        try:
+            for n in range(3):
+                await asyncio.to_thread(commit, n)
+                await asyncio.sleep(0.05)
+            for _ in range(100):
+                if len([e for e in received if e.topic == "incident.note"]) == 3:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
+            assert len(tries) <= 2  # one failure, then a pause (MARK_RETRY_S)
+        finally:
+            db.commit_listeners.remove(relay.nudge)
+            await relay.stop()  # tries once more, and does not raise
+        return received
+
+    received = asyncio.run(scenario())
+    assert [e.payload["n"] for e in received if e.topic == "incident.note"] == [0, 1, 2]
+    assert len(tries) <= 3

@@ -462,10 +462,10 @@ class Database:
             event.listen(factory, "after_commit", self._after_commit)
             event.listen(factory, "after_soft_rollback", self._after_rollback)
 
-    # SQLAlchemy sends these for savepoints too. Releasing one commits nothing yet, and
-    # rolling one back leaves the rest of the transaction (its events, its hooks) to
-    # commit or roll back with it; what the savepoint itself queued is sorted out at the
-    # end (``committed_events``).
+    # SQLAlchemy sends these for savepoints too (and the rollback for a flush that failed
+    # inside one). Releasing one commits nothing yet, and rolling one back leaves the rest
+    # of the transaction (its events, its hooks) to commit or roll back with it; what the
+    # savepoint itself queued is sorted out at the end (``committed_events``).
     def _after_commit(self, session: Session) -> None:
         if session.in_nested_transaction():
             return
@@ -479,7 +479,10 @@ class Database:
                 listener(events)
 
     def _after_rollback(self, session: Session, previous_transaction: Any) -> None:
-        if previous_transaction.nested:
+        if previous_transaction.parent is not None:
+            # A savepoint, or the subtransaction of a flush that failed inside one: the
+            # transaction goes on. A lock taken inside it went with it (PostgreSQL).
+            session.info.pop("sequence_locked", None)
             return
         session.info.pop("outbox_rows", None)
         _run_hooks(session, "after_rollback", "after_commit")

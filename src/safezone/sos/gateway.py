@@ -15,8 +15,8 @@ status), one for heartbeats, gathered for a second and stored as each box's newe
 press never waits for heartbeats to be stored; at the database the write gate lets the
 urgent one in first, and the heartbeat worker pauses while a press is being stored.
 Messages are checked, and a press's surroundings read, before the write transaction
-(``sos.service.prepare``); in its own process the gateway does that beside the wait for
-the write lock.
+(``sos.service.prepare``), and a heartbeat transaction that is open when a press arrives
+gives way to it (``GaveWay``).
 
 paho-mqtt runs its network loop in a thread and lets us acknowledge by hand, which async
 wrappers do not expose; the rules themselves are in ``sos.service``, shared with HTTP.

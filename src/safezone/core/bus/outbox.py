@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 RELAY_BATCH = 500  # outbox rows published per read
 MARK_EVERY_S = 0.25  # how often published rows are marked so in the table (SQLite)
 HANDED_MAX = 4 * RELAY_BATCH  # events kept from commits while the relay is behind
+MARK_RETRY_S = 1.0  # after a failed marking
 
 
 class OutboxEvent(Base):
@@ -189,6 +190,7 @@ class OutboxRelay:
         self._handed: dict[int, Event] = {}  # by id, each above _upto
         self._unmarked: list[int] = []
         self._marked_at: float | None = None  # loop time of the last marking
+        self._retry_marks_at = 0.0  # after a failed marking, not before this loop time
         self._read_due = True  # look in the table on the next drain
 
     def start(self) -> None:
@@ -203,10 +205,13 @@ class OutboxRelay:
     def _take(self, events: list[Event]) -> None:
         if not events:
             self._read_due = True  # told that something committed, not what
-        if len(self._handed) < HANDED_MAX:  # else the outbox has them anyway
-            for event in events:
-                if self._upto is None or event.id > self._upto:
-                    self._handed[event.id] = event
+        for event in events:
+            if self._upto is not None and event.id <= self._upto:
+                continue
+            if len(self._handed) < HANDED_MAX:
+                self._handed[event.id] = event
+            else:
+                self._read_due = True  # the relay is behind: the table has the rest
         self._wake.set()
 
     async def stop(self) -> None:
@@ -221,7 +226,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        await self._mark_published(due=True)
+        await self._mark_published(due=True, final=True)
 
     def _fetch(self, after: int | None) -> list[Event]:
         query = select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
@@ -248,22 +253,32 @@ class OutboxRelay:
             position = event.id
         return following
 
-    async def _mark_published(self, *, due: bool) -> None:
+    async def _mark_published(self, *, due: bool, final: bool = False) -> None:
+        """Mark published rows in the table: when ``due`` or ``mark_every_s`` has passed,
+        and not within ``MARK_RETRY_S`` of a failed try (``final``, at stop: regardless).
+        A failure is logged, never raised: the rows are published, and unmarked ones are
+        only published again after a restart (at least once)."""
         if not self._unmarked:
             return
         loop = asyncio.get_running_loop()
+        now = loop.time()
         if self._marked_at is None:
-            self._marked_at = loop.time()  # the first ones are marked a while from now
-        if not due and loop.time() - self._marked_at < self.mark_every_s:
+            self._marked_at = now  # the first ones are marked a while from now
+        if not final and (
+            now < self._retry_marks_at or (not due and now - self._marked_at < self.mark_every_s)
+        ):
             return
         ids, self._unmarked = self._unmarked, []
-        self._marked_at = loop.time()
+        self._marked_at = now
         try:
             for start in range(0, len(ids), RELAY_BATCH):
                 await asyncio.to_thread(self._mark, ids[start : start + RELAY_BATCH])
-        except BaseException:
+        except BaseException as exc:
             self._unmarked = ids + self._unmarked  # published, still to be marked
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            self._retry_marks_at = loop.time() + MARK_RETRY_S
+            log.exception("marking %d published outbox rows failed; trying again", len(ids))
 
     async def drain(self, *, mark_now: bool = True, read: bool = True) -> int:
         """Publish everything pending; returns how many events went out.
@@ -272,6 +287,9 @@ class OutboxRelay:
         gap). ``mark_now``: mark what went out in the table before returning, else once
         ``mark_every_s`` has passed."""
         sent = 0
+        upto = self._upto
+        if upto is not None and self._handed and min(self._handed) <= upto:
+            self._handed = {i: e for i, e in self._handed.items() if i > upto}
         try:
             while True:
                 events = self._next_handed()
@@ -325,15 +343,11 @@ class OutboxRelay:
             wait = deadline - loop.time()
             if self._unmarked:
                 last = self._marked_at if self._marked_at is not None else loop.time()
-                mark_in = last + self.mark_every_s - loop.time()
-                if mark_in <= 0:
-                    try:
-                        await self._mark_published(due=True)
-                    except Exception:
-                        log.exception("marking published outbox rows failed; retrying")
-                        self._marked_at = loop.time()  # not again at once
+                mark_at = max(last + self.mark_every_s, self._retry_marks_at)
+                if mark_at <= loop.time():
+                    await self._mark_published(due=True)
                     continue
-                wait = min(wait, mark_in)
+                wait = min(wait, mark_at - loop.time())
             if wait <= 0:
                 return False
             if await wait_or_timeout(self._wake, wait):
