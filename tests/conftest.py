@@ -288,8 +288,9 @@ def register_camera(
     lon: float = 104.728,
     bearing_deg: float = 0.0,
     range_m: float = 50.0,
+    pole_id: str = "POLE-1",
 ) -> None:
-    """A camera of station MDH (on pole POLE-1, a 90-degree view) in the registry."""
+    """A camera of station MDH (a 90-degree view) in the registry."""
     from safezone.zones import schemas as zone_schemas
     from safezone.zones import service as zones_service
 
@@ -300,7 +301,7 @@ def register_camera(
             station_id="MDH",
             data=zone_schemas.CameraCreate(
                 id=camera_id,
-                pole_id="POLE-1",
+                pole_id=pole_id,
                 lat=lat,
                 lon=lon,
                 bearing_deg=bearing_deg,

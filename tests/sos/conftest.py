@@ -38,6 +38,9 @@ class Site:
 
 @pytest.fixture
 def sos_site(db) -> Site:
+    # (tests/conftest imports this module part-way through, before register_camera)
+    from tests.conftest import register_camera
+
     kinds = zones_service.KINDS
     lat, lon = INSIDE
     with db.transaction() as session:
@@ -55,28 +58,6 @@ def sos_site(db) -> Site:
                 heartbeat_interval_s=30,
             ),
         )
-        # Three cameras: one 20 m west looking east (sees the box), one 40 m north looking
-        # south (sees it, farther), one 20 m east looking further east (does not).
-        for cam_id, dlat, dlon, bearing in (
-            ("CAM-W", 0.0, -0.00019, 90.0),
-            ("CAM-N", 0.00036, 0.0, 180.0),
-            ("CAM-E", 0.0, 0.00019, 90.0),
-        ):
-            zones_service.create_asset(
-                session,
-                kind=kinds["camera"],
-                station_id="MDH",
-                actor="test",
-                data=zone_schemas.CameraCreate(
-                    id=cam_id,
-                    pole_id=f"P-{cam_id}",
-                    lat=lat + dlat,
-                    lon=lon + dlon,
-                    bearing_deg=bearing,
-                    fov_deg=90,
-                    range_m=60,
-                ),
-            )
         for unit_id, kind, dlat in (
             ("CAR-1", "car", 0.01),
             ("BIKE-1", "motorbike", 0.002),
@@ -93,4 +74,21 @@ def sos_site(db) -> Site:
                 report=LocationReport(lat=lat + dlat, lon=lon),
                 principal=ADMIN,
             )
+    # Three cameras: one 20 m west looking east (sees the box), one 40 m north looking
+    # south (sees it, farther), one 20 m east looking further east (does not).
+    for cam_id, dlat, dlon, bearing in (
+        ("CAM-W", 0.0, -0.00019, 90.0),
+        ("CAM-N", 0.00036, 0.0, 180.0),
+        ("CAM-E", 0.0, 0.00019, 90.0),
+    ):
+        register_camera(
+            db,
+            cam_id,
+            snapshot_url="",
+            lat=lat + dlat,
+            lon=lon + dlon,
+            bearing_deg=bearing,
+            range_m=60,
+            pole_id=f"P-{cam_id}",
+        )
     return Site(BOX_ID, BOX_SECRET)

@@ -154,7 +154,7 @@ _CAMERA_GEOMETRY = select(
 
 def active_camera_geometry(session: Session, *, station_id: str) -> list[Any]:
     """The station's active cameras as light rows (id, pole, name, place and view), for
-    the geometry of "who sees this point", which runs inside every SOS transaction."""
+    the geometry of "who sees this point", which runs for every SOS."""
     # Core, prebuilt: no ORM or statement building for each SOS
     session.flush()  # (as the ORM would: this transaction's own changes count)
     return list(session.connection().execute(_CAMERA_GEOMETRY, {"station": station_id}).all())
