@@ -200,3 +200,53 @@ def test_audit_api_is_for_commanders_and_admins(chain, client, auth):
     # another station's commander reads only their own station's entries
     other = client.get("/api/v1/audit?limit=1000", headers=auth("admin")).json()["items"]
     assert all(e["station_id"] == "MDH" for e in other)
+
+
+def _entry(session, action: str) -> None:
+    audit_service.record(
+        session,
+        actor="test",
+        action=action,
+        object_type="test",
+        object_id=action,
+        station_id=None,
+    )
+
+
+def test_chain_stays_linked_around_savepoints_and_transactions(db):
+    """A transaction reads the head once and goes on from its own entries; an entry in a
+    savepoint that is rolled back, or another writer between two transactions of the same
+    session, must not leave the next entry pointing at a head that is not there."""
+    with db.transaction() as session:
+        _entry(session, "first")
+        with pytest.raises(RuntimeError), session.begin_nested():
+            _entry(session, "rolled-back")
+            raise RuntimeError("undo the savepoint")
+        _entry(session, "after-rollback")
+        with session.begin_nested():
+            _entry(session, "released")
+        _entry(session, "after-release")
+    session = db.session(write=True)
+    try:
+        _entry(session, "one-session-first")
+        session.commit()
+        with db.transaction() as other:
+            _entry(other, "another-writer")
+        _entry(session, "one-session-second")
+        session.commit()
+    finally:
+        session.close()
+    with db.reader() as session:
+        result = audit_service.verify(session)
+        actions = [e.action for e in audit_service._iter_chain(session)]
+    assert result.ok, result.problem
+    assert "rolled-back" not in actions
+    assert actions[-7:] == [
+        "first",
+        "after-rollback",
+        "released",
+        "after-release",
+        "one-session-first",
+        "another-writer",
+        "one-session-second",
+    ]

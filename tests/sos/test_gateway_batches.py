@@ -131,6 +131,38 @@ def test_heartbeats_step_aside_while_a_press_is_being_stored(db, sos_site, monke
     assert done and [item.heartbeat_seq for item in done[0]] == [20]
 
 
+def test_a_press_stops_a_chunk_of_heartbeats_at_its_next_message(db, sos_site, monkeypatch):
+    """A press that arrives while a chunk of heartbeats is being checked does not wait
+    for the rest of the chunk: checking stops at the next heartbeat, and the chunk is
+    finished once the press is stored."""
+    topic = f"safezone/sos/{BOX_ID}/event"
+    beats = [mqtt_message(topic, box_message("heartbeat", seq)) for seq in range(1, 21)]
+    gateway = gateway_on(db)
+    press = mqtt_message(topic, box_message("press", 100))
+    real_check = sos_service.check
+    checked: list[int] = []
+
+    def check_while_a_press_arrives(box, **kwargs):
+        result = real_check(box, **kwargs)
+        checked.append(result.seq)
+        if len(checked) == 3:
+            gateway._on_message(gateway.client, None, press)
+        return result
+
+    monkeypatch.setattr(sos_service, "check", check_while_a_press_arrives)
+    done: list[list] = []
+    checking = threading.Thread(target=lambda: done.append(gateway._prepare(beats, urgent=False)))
+    checking.start()
+    checking.join(0.3)
+    assert not done and checked == [1, 2, 3], "the chunk went on while a press waited"
+
+    gateway._store(gateway._next_batch(True), urgent=True)  # what the urgent worker does
+    gateway._idle_unless_urgent_waits()
+    checking.join(5)
+    assert done and [item.heartbeat_seq for item in done[0]] == [20]
+    assert checked[:3] == [1, 2, 3] and sorted(checked[3:]) == [*range(4, 21), 100]
+
+
 def test_a_heartbeat_transaction_in_progress_gives_way_to_a_press(db, sos_site, monkeypatch):
     """A press that arrives while a window of heartbeats is being written does not wait
     for that transaction: it is rolled back, the press is stored, and the heartbeats are

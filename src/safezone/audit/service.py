@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from safezone.audit.models import AuditEntry
@@ -59,6 +59,32 @@ _HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).
 _INSERT = insert(AuditEntry)
 
 
+def _head(session: Session, connection: Connection) -> tuple[int, str]:
+    """The chain's head (seq, hash): read once per transaction, then known from the
+    entries it appended itself (no other writer can append while it writes)."""
+    known = session.info.get(_HEAD_KEY)
+    if (
+        known is not None
+        and known[0] is session.get_transaction()
+        and not session.in_nested_transaction()
+    ):
+        return known[1], known[2]
+    head = connection.execute(_HEAD).first()
+    return (head.seq, head.hash) if head else (0, GENESIS_HASH)
+
+
+def _remember_head(session: Session, seq: int, digest: str) -> None:
+    """Keep the head for this transaction's next entry. Not for an entry written inside
+    a savepoint, which may yet be rolled back: the next entry reads the head again."""
+    if session.in_nested_transaction():
+        session.info.pop(_HEAD_KEY, None)
+    else:
+        session.info[_HEAD_KEY] = (session.get_transaction(), seq, digest)
+
+
+_HEAD_KEY = "audit_head"
+
+
 def record(
     session: Session,
     *,
@@ -77,13 +103,13 @@ def record(
     """
     outbox.serialize_writers(session)
     # The head of the chain, this transaction's own entries included (no other writer can
-    # append while it holds the write lock). Entries go in at once, through Core on the
-    # session's connection, so the database always knows the head: also after a
-    # savepoint is rolled back, and with no ORM bookkeeping under the write lock.
+    # append while it holds the write lock; ``_head`` reads it once a transaction).
+    # Entries go in at once, through Core on the session's connection, so the database
+    # always knows the head: also after a savepoint is rolled back, and with no ORM
+    # bookkeeping under the write lock.
     connection = session.connection()
-    head = connection.execute(_HEAD).first()
-    seq = (head.seq + 1) if head else 1
-    prev_hash = head.hash if head else GENESIS_HASH
+    head_seq, prev_hash = _head(session, connection)
+    seq = head_seq + 1
     ts = _format_ts(datetime.now(UTC))
     fields: dict[str, Any] = {
         "actor": actor,
@@ -96,6 +122,7 @@ def record(
     digest = entry_hash(seq=seq, ts=ts, prev_hash=prev_hash, **fields)
     values = {"seq": seq, "ts": ts, "prev_hash": prev_hash, "hash": digest, **fields}
     connection.execute(_INSERT, values)
+    _remember_head(session, seq, digest)
     if event is not None:
         outbox.enqueue(
             session,

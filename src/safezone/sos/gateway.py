@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,7 +53,7 @@ HEARTBEAT_WINDOW_S = 1.0
 HEARTBEAT_WINDOW_MAX = 20000  # stored early past this many (a flood)
 GC_INTERVAL_S = 0.25  # a gateway process collects its garbage this often...
 GC_FULL_EVERY = 40  # ...and walks everything every 40th time (10 s)
-ROUTINE_CHUNK = 25  # heartbeats checked between looks at whether a press is waiting
+ROUTINE_CHUNK = 25  # heartbeats checked in one read session (a press stops it early)
 URGENT_PAUSE_MAX_S = 1.0  # the longest a chunk of heartbeats waits for urgent work
 
 
@@ -307,15 +308,18 @@ class MqttGateway:
     def _prepare(self, batch: list[mqtt.MQTTMessage], *, urgent: bool = True) -> list[Received]:
         """Check the batch's box messages and read each press's surroundings in a read
         session, so that the write transaction only writes. A routine batch (a window of
-        heartbeats) is checked a chunk at a time, and waits between chunks while an
-        urgent message is being stored."""
+        heartbeats) is checked a chunk at a time; a press that arrives stops the chunk at
+        its next message, and the rest waits until the press is stored."""
         located = [(m, box_id) for m in batch if (box_id := box_id_of(m.topic)) is not None]
         events = [(m, box_id) for m, box_id in located if _is_event(m)]
         checked: list[sos_service.Prepared] = []
         chunk = max(len(events) if urgent else ROUTINE_CHUNK, 1)
         paused_until = time.monotonic() + URGENT_PAUSE_MAX_S  # pauses end by then
-        for start in range(0, len(events), chunk):
-            part = events[start : start + chunk]
+        # A chunk of heartbeats stops at the next message when a press arrives (until the
+        # pauses end), and goes on once it is stored.
+        keep_going = None if urgent else self._heartbeats_may_go_on(paused_until)
+        while len(checked) < len(events):
+            part = events[len(checked) : len(checked) + chunk]
             if not urgent:
                 # Outside any read transaction, which would hold back WAL checkpoints.
                 self._urgent_idle.wait(timeout=max(paused_until - time.monotonic(), 0))
@@ -325,11 +329,21 @@ class MqttGateway:
                     [(box_id, bytes(m.payload)) for m, box_id in part],
                     tolerance_s=self.tolerance_s,
                     arrived=[arrival(m) for m, _ in part],
+                    keep_going=keep_going,
                 )
         results = iter(checked)
         return newest_heartbeats(
             [Received(m, box_id, next(results) if _is_event(m) else None) for m, box_id in located]
         )
+
+    def _heartbeats_may_go_on(self, paused_until: float) -> Callable[[], bool]:
+        """Whether a chunk of heartbeats may check its next message: not while urgent
+        work waits or is being stored, unless the pauses have lasted their longest."""
+
+        def keep_going() -> bool:
+            return self._urgent_idle.is_set() or time.monotonic() >= paused_until
+
+        return keep_going
 
     @staticmethod
     def _apply(

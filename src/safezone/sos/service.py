@@ -10,7 +10,7 @@ gateway.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -409,14 +409,19 @@ def prepare(
     tolerance_s: int,
     now: datetime | None = None,
     arrived: Sequence[datetime] | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> list[Prepared]:
     """Check (box id, body) messages and read the surroundings of each press, all in a
     read session: what ``store`` then writes needs no more reads of its own.
-    ``arrived``: when each message arrived, if not ``now``."""
+    ``arrived``: when each message arrived, if not ``now``. ``keep_going``, asked before
+    each message after the first: when it says no, the messages prepared so far are
+    returned, and the caller prepares the rest later."""
     now = now or utcnow()
     boxes = boxes_by_id(session, {box_id for box_id, _ in messages})
-    prepared = []
+    prepared: list[Prepared] = []
     for index, (box_id, body) in enumerate(messages):
+        if prepared and keep_going is not None and not keep_going():
+            break
         box = boxes.get(box_id)
         at = arrived[index] if arrived is not None else now
         checked = check(box, box_id=box_id, body=body, tolerance_s=tolerance_s, now=at)
