@@ -1,5 +1,6 @@
 """Dispatch: ranking, assignment, the acknowledgement timer, response times, and open
-assignments following the unit's crew (ADR 0018)."""
+assignments following the unit's crew (ADR 0018), also when its officer may no longer
+crew it (ADR 0019)."""
 
 from __future__ import annotations
 
@@ -423,3 +424,72 @@ def test_a_unit_left_without_officer_keeps_its_assignment_for_the_control_room(
     # A crew again: the unit's open assignment is theirs.
     crew(client, auth, "MC-1", officer)
     assert listed(client, auth, "officer") == [a["id"]]
+
+
+# --- an officer who may no longer crew a unit leaves it (ADR 0019) ----------------------
+
+
+def unit_changes(db, unit_id) -> list[dict]:
+    with db.reader() as session:
+        rows = session.execute(
+            select(AuditEntry.actor, AuditEntry.payload)
+            .where(AuditEntry.action == "unit.updated", AuditEntry.object_id == unit_id)
+            .order_by(AuditEntry.seq)
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [({"active": False}, "account disabled"), ({"role": "operator"}, "role changed to operator")],
+)
+def test_an_officer_who_may_no_longer_crew_leaves_the_unit(
+    client, auth, incident, units, db, change, reason
+):
+    """A disabled account (or one that is no longer an officer's) cannot answer a job: the
+    unit is left with no officer and its open assignment stays with the control room,
+    its deadline standing, as when the control room takes the officer out of the car."""
+    officer = user_id(client, auth, "officer")
+    a = assign(client, auth, incident).json()
+    r = client.patch(f"{V1}/users/{officer}", headers=auth("admin"), json=change)
+    assert r.status_code == 200, r.text
+
+    [unit] = [
+        u for u in client.get(f"{V1}/units", headers=auth("operator")).json() if u["id"] == "MC-1"
+    ]
+    assert unit["officer_user_id"] is None
+    shown = client.get(f"{V1}/dispatch/assignments/{a['id']}", headers=auth("operator")).json()
+    assert shown["status"] == "assigned" and shown["officer_user_id"] is None
+    assert shown["ack_due_at"] == a["ack_due_at"]
+    [event] = crew_change_events(db)
+    assert event["previous_officer_user_id"] == officer
+    assert event["assignment"]["officer_user_id"] is None
+    assert unit_changes(db, "MC-1")[-1] == {
+        "actor": "user:admin",
+        "payload": {"changes": {"officer_user_id": None}, "reason": reason},
+    }
+    # The other units and their crews are untouched.
+    assert [e["object_id"] for e in crew_changes(db)] == [str(a["id"])]
+
+
+def test_renaming_an_officer_leaves_the_crew_as_it_is(client, auth, units, db):
+    officer = user_id(client, auth, "officer")
+    r = client.patch(
+        f"{V1}/users/{officer}", headers=auth("admin"), json={"display_name": "Sgt. Somchai"}
+    )
+    assert r.status_code == 200, r.text
+    [unit] = [
+        u for u in client.get(f"{V1}/units", headers=auth("operator")).json() if u["id"] == "MC-1"
+    ]
+    assert unit["officer_user_id"] == officer
+
+
+def test_a_disabled_officer_cannot_crew_a_unit(client, auth, units, db, officer2):
+    r = client.patch(f"{V1}/users/{officer2}", headers=auth("admin"), json={"active": False})
+    assert r.status_code == 200, r.text
+    r = client.patch(
+        f"{V1}/units/CAR-1", headers=auth("operator"), json={"officer_user_id": officer2}
+    )
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["field"] == "officer_user_id" and "disabled" in error["message"]

@@ -65,15 +65,20 @@ def list_units(session: Session, *, station_id: str) -> list[Unit]:
 
 
 def _check_crew(session: Session, *, user_id: int | None, station_id: str) -> None:
-    """A unit is crewed by an officer of its own station (or nobody)."""
+    """A unit is crewed by an active officer of its own station (or nobody)."""
     if user_id is None:
         return
     try:
-        _officer(session, user_id=user_id, station_id=station_id)
+        officer = _officer(session, user_id=user_id, station_id=station_id)
     except NotFound:
         raise InvalidInput(
             f"User {user_id} is not an officer of this station.", field="officer_user_id"
         ) from None
+    if not officer.active:
+        raise InvalidInput(
+            f"User {user_id}'s account is disabled: a disabled officer cannot crew a unit.",
+            field="officer_user_id",
+        )
 
 
 def create_unit(session: Session, *, data: UnitCreate, principal: Principal) -> Unit:
@@ -117,31 +122,59 @@ def update_unit(session: Session, *, unit_id: str, data: UnitUpdate, principal: 
             raise InvalidInput(f"'{key}' cannot be null.", field=key)
     if "officer_user_id" in changes:
         _check_crew(session, user_id=changes["officer_user_id"], station_id=unit.station_id)
+    _change_unit(session, unit, changes, actor=principal.actor, payload={"changes": changes})
+    if unit.officer_user_id != previous_officer:
+        _hand_over(session, unit, actor=principal.actor)
+    return unit
+
+
+def stand_down_officer(session: Session, *, user_id: int, actor: str, reason: str) -> list[str]:
+    """An officer who may no longer crew a unit (the account was disabled, or is no
+    longer an officer's) leaves every unit they crew, in the caller's transaction: each
+    unit is left with no officer, audited with ``reason``, and its open assignments stay
+    open for the control room (ADR 0018, 0019). Returns the units' ids."""
+    units = session.scalars(
+        select(Unit).where(Unit.officer_user_id == user_id).order_by(Unit.id)
+    ).all()
+    for unit in units:
+        changes = {"officer_user_id": None}
+        _change_unit(
+            session, unit, changes, actor=actor, payload={"changes": changes, "reason": reason}
+        )
+        _hand_over(session, unit, actor=actor)
+    return [unit.id for unit in units]
+
+
+def _change_unit(
+    session: Session, unit: Unit, changes: dict[str, Any], *, actor: str, payload: dict[str, Any]
+) -> None:
     for key, value in changes.items():
         setattr(unit, key, value)
     unit.updated_at = utcnow()
     session.flush()
     audit_service.record(
         session,
-        actor=principal.actor,
+        actor=actor,
         action="unit.updated",
         object_type="unit",
         object_id=unit.id,
         station_id=unit.station_id,
-        payload={"changes": changes},
+        payload=payload,
         event={"unit": _snapshot(unit)},
         topic="unit.changed",
     )
-    if unit.officer_user_id != previous_officer:
-        # Dispatch builds on patrol (it sends units), so it is imported here, not at the
-        # top; the hand-over must not wait for another transaction, or the new officer
-        # could not acknowledge and the old one still could.
-        from safezone.dispatch import service as dispatch_service
 
-        dispatch_service.follow_crew_change(
-            session, unit_id=unit.id, officer_user_id=unit.officer_user_id, actor=principal.actor
-        )
-    return unit
+
+def _hand_over(session: Session, unit: Unit, *, actor: str) -> None:
+    """The unit's open assignments follow its crew now (ADR 0018)."""
+    # Dispatch builds on patrol (it sends units), so it is imported here, not at the top;
+    # the hand-over must not wait for another transaction, or the new officer could not
+    # acknowledge and the old one still could.
+    from safezone.dispatch import service as dispatch_service
+
+    dispatch_service.follow_crew_change(
+        session, unit_id=unit.id, officer_user_id=unit.officer_user_id, actor=actor
+    )
 
 
 def _reporting_unit(session: Session, *, unit_id: str, principal: Principal) -> Unit:
