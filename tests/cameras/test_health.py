@@ -189,3 +189,31 @@ def test_a_long_round_keeps_a_second_node_out_until_it_can_have_ended(
     clock.advance(15 + 1)  # past the margin too: the first node is gone
     second.run_once()
     assert len(looked) == 128
+
+
+def test_a_round_that_outlasted_its_lease_writes_nothing(db, settings, add_camera, monkeypatch):
+    """A node stalled past its lease (a paused VM, a hung look) may have been replaced by
+    another; its late results would overwrite the newer node's, so they are dropped."""
+    add_camera("CAM-SLOW", snapshot_url="http://192.0.2.1/snapshot.jpg")
+    clock = Clock()
+    monkeypatch.setattr(scheduler, "utcnow", clock)
+    first = health.CameraMonitor(db, settings)
+    second = health.CameraMonitor(
+        db, settings, reader=lambda camera: Frames("snapshot", JPEG, 1, 0.1, None)
+    )
+    second.holder = "another-node:1"
+
+    def stalled_look(camera):
+        clock.advance(3600)  # long past the lease
+        assert second.run_once() == []  # the other node's round: camera online, no change
+        return Frames("snapshot", None, 0, 0.0, "unreachable: ConnectError")
+
+    first.reader = stalled_look
+    with db.reader() as session:
+        assert session.get(health.CameraHealth, "CAM-SLOW") is None
+    assert first.run_once() == []
+    with db.reader() as session:
+        row = session.get(health.CameraHealth, "CAM-SLOW")
+        assert row is not None and row.online is True and not row.last_error
+        assert scheduler.holds(session, name=health.LEASE, holder=second.holder)
+        assert not scheduler.holds(session, name=health.LEASE, holder=first.holder)

@@ -5,7 +5,8 @@ maintenance alert for a camera that gave no frame for ``offline_after_s``.
 Cameras are looked at outside any transaction (a slow camera must not hold the database's
 write lock); the results are then written in one short transaction. One node at a time
 runs a round, through the scheduler's lease, which is sized from the number of cameras so
-that it outlasts the slowest possible round (see :func:`round_lease`).
+that it outlasts the slowest possible round (see :func:`round_lease`); a node that was
+stalled past its lease anyway (another node may have taken the job over) writes nothing.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from safezone.cameras.models import CameraHealth
 from safezone.cameras.sources import Frames, look, source_of
 from safezone.config import Settings
 from safezone.core.db import Database, utcnow
-from safezone.core.scheduler import acquire, lease_ttl
+from safezone.core.scheduler import acquire, holds, lease_ttl
 from safezone.zones import service as zones_service
 from safezone.zones.models import Camera
 
 log = logging.getLogger(__name__)
 ACTOR = "system:camera-monitor"
 ALERT_KIND = "offline"
+LEASE = "cameras.health"  # the scheduler lease one node holds for a round
 _NODE = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 LOOK_WINDOW_S = 1.0  # how long a stream is watched to measure its frame rate
 LOOK_WORKERS = 8  # cameras looked at in parallel
@@ -152,8 +154,12 @@ def check_cameras(
     reader: Callable[[Any], Frames] | None = None,
     now: Callable[[], datetime] = utcnow,
     workers: int = LOOK_WORKERS,
+    still_ours: Callable[[Session], bool] | None = None,
 ) -> list[Transition]:
-    """One round of the monitor over every monitored camera of every station."""
+    """One round of the monitor over every monitored camera of every station.
+
+    ``still_ours``, asked in the transaction that writes the round's results: when it
+    says no (the lease ran out during the looks), the round writes nothing."""
     with db.reader() as session:
         cameras = monitored(session)
         for camera in cameras:
@@ -166,6 +172,13 @@ def check_cameras(
     moment = now()
     changes = []
     with db.transaction() as session:
+        if still_ours is not None and not still_ours(session):
+            log.warning(
+                "camera health round of %d cameras outlasted its lease; its results are "
+                "dropped (another node may be running the job)",
+                len(cameras),
+            )
+            return []
         for camera, frames in zip(cameras, looks, strict=True):
             change = record_look(
                 session,
@@ -213,13 +226,14 @@ class CameraMonitor:
                 interval_s=self.settings.camera_check_interval_s,
                 timeout_s=timeout_s,
             )
-            if not acquire(session, name="cameras.health", holder=self.holder, ttl=ttl):
+            if not acquire(session, name=LEASE, holder=self.holder, ttl=ttl):
                 return []
         return check_cameras(
             self.db,
             offline_after_s=self.settings.camera_offline_after_s,
             timeout_s=timeout_s,
             reader=self.reader,
+            still_ours=lambda session: holds(session, name=LEASE, holder=self.holder),
         )
 
     async def _loop(self) -> None:

@@ -68,6 +68,13 @@ def acquire(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool
     return True
 
 
+def holds(session: Session, *, name: str, holder: str) -> bool:
+    """Whether ``holder`` still holds the lease on a job: a node that was stalled past its
+    lease (and may have been replaced by another) checks before it writes a run's results."""
+    lease = session.get(JobLease, name)
+    return lease is not None and lease.holder == holder and lease.expires_at > utcnow()
+
+
 def claim(session: Session, *, name: str, holder: str, keep: timedelta) -> bool:
     """Claim a one-off piece of work (a webhook, a snapshot capture) for good: the first
     caller on any node gets True, every later one False. Kept ``keep`` for the record."""
