@@ -243,23 +243,24 @@ def road_graph(settings: Settings) -> roads.RoadGraph | None:
 
 
 def _estimate(
-    unit: Any,  # a Unit, or a row with its id, callsign, kind, lat and lon
+    kind: str,
+    at: tuple[float, float],
     *,
     lat: float,
     lon: float,
     graph: roads.RoadGraph | None,
     table: roads.Distances | None,
 ) -> tuple[float, float, RouteKind]:
-    assert unit.lat is not None and unit.lon is not None
+    """(metres, seconds, route) for a unit of ``kind`` at ``at`` (lat, lon) to the point."""
     distance: float | None = None
     route: RouteKind = "straight"
     if graph is not None and table is not None:
-        distance = graph.route_m(table, unit.lat, unit.lon)
+        distance = graph.route_m(table, at[0], at[1])
         if distance is not None:
             route = "road"
     if distance is None:
-        distance = haversine_m(lat, lon, unit.lat, unit.lon)
-    return round(distance, 1), round(distance / SPEED_M_S[unit.kind], 1), route
+        distance = haversine_m(lat, lon, at[0], at[1])
+    return round(distance, 1), round(distance / SPEED_M_S[kind], 1), route
 
 
 def travel_estimate(
@@ -278,7 +279,8 @@ def travel_estimate(
     if unit.location_at < now - LOCATION_FRESH_FOR:
         return None
     table = graph.distances_to(lat, lon) if graph is not None else None
-    distance, eta, _ = _estimate(unit, lat=lat, lon=lon, graph=graph, table=table)
+    at = (unit.lat, unit.lon)
+    distance, eta, _ = _estimate(unit.kind, at, lat=lat, lon=lon, graph=graph, table=table)
     return distance, eta
 
 
@@ -312,8 +314,8 @@ def rank_available(
     table = graph.distances_to(lat, lon) if graph is not None and candidates else None
     ranked = []
     for unit in candidates:
-        assert unit.lat is not None and unit.lon is not None
-        distance, eta, route = _estimate(unit, lat=lat, lon=lon, graph=graph, table=table)
+        at = (unit.lat, unit.lon)  # not null: the query asked for a location
+        distance, eta, route = _estimate(unit.kind, at, lat=lat, lon=lon, graph=graph, table=table)
         ranked.append(
             UnitSuggestion(
                 unit_id=unit.id,
