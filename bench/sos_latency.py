@@ -45,6 +45,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def niceness(text: str) -> int:
+    """A niceness a process may give itself: 0 to 19 (lowering it needs privileges)."""
+    value = int(text)
+    if not 0 <= value <= 19:
+        raise argparse.ArgumentTypeError(f"{value}: must be between 0 and 19")
+    return value
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -348,7 +356,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--load-nice",
-        type=int,
+        type=niceness,
         default=19,
         help="CPU niceness of the load process (0: the same priority as the server; the "
         "figures before 2026-11-27's fourth session were taken so)",

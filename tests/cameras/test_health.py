@@ -191,7 +191,9 @@ def test_a_long_round_keeps_a_second_node_out_until_it_can_have_ended(
     assert len(looked) == 128
 
 
-def test_a_round_that_outlasted_its_lease_writes_nothing(db, settings, add_camera, monkeypatch):
+def test_a_round_that_outlasted_its_lease_writes_nothing_once_taken_over(
+    db, settings, add_camera, monkeypatch
+):
     """A node stalled past its lease (a paused VM, a hung look) may have been replaced by
     another; its late results would overwrite the newer node's, so they are dropped."""
     add_camera("CAM-SLOW", snapshot_url="http://192.0.2.1/snapshot.jpg")
@@ -209,11 +211,31 @@ def test_a_round_that_outlasted_its_lease_writes_nothing(db, settings, add_camer
         return Frames("snapshot", None, 0, 0.0, "unreachable: ConnectError")
 
     first.reader = stalled_look
-    with db.reader() as session:
-        assert session.get(health.CameraHealth, "CAM-SLOW") is None
     assert first.run_once() == []
     with db.reader() as session:
         row = session.get(health.CameraHealth, "CAM-SLOW")
         assert row is not None and row.online is True and not row.last_error
-        assert scheduler.holds(session, name=health.LEASE, holder=second.holder)
-        assert not scheduler.holds(session, name=health.LEASE, holder=first.holder)
+        lease = session.get(scheduler.JobLease, health.LEASE)
+        assert lease.holder == second.holder
+
+
+def test_a_late_round_nobody_took_over_is_written_and_keeps_the_lease(
+    db, settings, add_camera, monkeypatch
+):
+    """Stalled past its lease but not replaced (one node): the round's results count, and
+    the lease is renewed so that no other node starts a round on top of the write."""
+    add_camera("CAM-SLOW", snapshot_url="http://192.0.2.1/snapshot.jpg")
+    clock = Clock()
+    monkeypatch.setattr(scheduler, "utcnow", clock)
+
+    def stalled_look(camera):
+        clock.advance(3600)
+        return Frames("snapshot", None, 0, 0.0, "unreachable: ConnectError")
+
+    monitor = health.CameraMonitor(db, settings, reader=stalled_look)
+    monitor.run_once()
+    with db.reader() as session:
+        row = session.get(health.CameraHealth, "CAM-SLOW")
+        assert row is not None and row.last_error == "unreachable: ConnectError"
+        lease = session.get(scheduler.JobLease, health.LEASE)
+        assert lease.holder == monitor.holder and lease.expires_at > clock()

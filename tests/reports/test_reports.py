@@ -374,3 +374,38 @@ def test_stale_credentials_never_block_a_report(client, db):
     assert r.status_code == 201
     with db.reader() as session:
         assert session.scalar(select(Report)).reporter_user_id is None
+
+
+def test_a_new_report_is_known_whole_without_another_read(db):
+    """A report goes in through Core and is handed to the session as the stored row: every
+    column must be set, or reading one (for its event, or an emergency's link) would ask
+    the database again while the write lock is held. A column added to Report without
+    being written at intake fails here."""
+    from sqlalchemy import event
+
+    from safezone.reports import service as reports_service
+    from safezone.reports.schemas import ReportCreate
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        for kind in ("tip", "emergency"):
+            data = ReportCreate(
+                kind=kind, category="assault", description="x", lat=INSIDE[0], lon=INSIDE[1]
+            )
+            submitted = reports_service.receive(db, data=data, principal=None)
+            assert submitted.created
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    reads = [
+        s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM reports" in s
+    ]
+    assert reads == []
+    with db.reader() as session:
+        stored = session.get(Report, submitted.report.id)
+        assert stored.tracking_code == submitted.report.tracking_code
+        assert stored.status == "in_progress" and stored.incident_id is not None

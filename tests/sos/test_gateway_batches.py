@@ -141,18 +141,21 @@ def test_a_press_stops_a_chunk_of_heartbeats_at_its_next_message(db, sos_site, m
     press = mqtt_message(topic, box_message("press", 100))
     real_check = sos_service.check
     checked: list[int] = []
+    pressed = threading.Event()
 
     def check_while_a_press_arrives(box, **kwargs):
         result = real_check(box, **kwargs)
         checked.append(result.seq)
         if len(checked) == 3:
             gateway._on_message(gateway.client, None, press)
+            pressed.set()
         return result
 
     monkeypatch.setattr(sos_service, "check", check_while_a_press_arrives)
     done: list[list] = []
     checking = threading.Thread(target=lambda: done.append(gateway._prepare(beats, urgent=False)))
     checking.start()
+    assert pressed.wait(10)
     checking.join(0.3)
     assert not done and checked == [1, 2, 3], "the chunk went on while a press waited"
 

@@ -117,11 +117,16 @@ def update_user(session: Session, *, user_id: int, data: UserUpdate, principal: 
         station_id=user.station_id,
         payload=changes,
     )
-    if ("active" in changes or "role" in changes) and (not user.active or user.role != "officer"):
+    if changes.get("active") is False:
+        reason = "account disabled"
+    elif "role" in changes and user.role != "officer":
+        reason = f"role changed to {user.role}"
+    else:
+        reason = ""
+    if reason:
         # Patrol builds on auth (its units are crewed by users), so it is imported here.
         from safezone.patrol import service as patrol_service
 
-        reason = "account disabled" if not user.active else f"role changed to {user.role}"
         patrol_service.stand_down_officer(
             session, user_id=user.id, actor=principal.actor, reason=reason
         )

@@ -6,7 +6,8 @@ Cameras are looked at outside any transaction (a slow camera must not hold the d
 write lock); the results are then written in one short transaction. One node at a time
 runs a round, through the scheduler's lease, which is sized from the number of cameras so
 that it outlasts the slowest possible round (see :func:`round_lease`); a node that was
-stalled past its lease anyway (another node may have taken the job over) writes nothing.
+stalled past its lease anyway writes its results only if no other node has taken the job
+over meanwhile.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from safezone.cameras.models import CameraHealth
 from safezone.cameras.sources import Frames, look, source_of
 from safezone.config import Settings
 from safezone.core.db import Database, utcnow
-from safezone.core.scheduler import acquire, holds, lease_ttl
+from safezone.core.scheduler import acquire, keep, lease_ttl
 from safezone.zones import service as zones_service
 from safezone.zones.models import Camera
 
@@ -159,7 +160,8 @@ def check_cameras(
     """One round of the monitor over every monitored camera of every station.
 
     ``still_ours``, asked in the transaction that writes the round's results: when it
-    says no (the lease ran out during the looks), the round writes nothing."""
+    says no (another node took the job over during the looks), the round writes
+    nothing."""
     with db.reader() as session:
         cameras = monitored(session)
         for camera in cameras:
@@ -174,8 +176,8 @@ def check_cameras(
     with db.transaction() as session:
         if still_ours is not None and not still_ours(session):
             log.warning(
-                "camera health round of %d cameras outlasted its lease; its results are "
-                "dropped (another node may be running the job)",
+                "camera health round of %d cameras outlasted its lease and another node "
+                "took the job over; this round's results are dropped",
                 len(cameras),
             )
             return []
@@ -233,7 +235,7 @@ class CameraMonitor:
             offline_after_s=self.settings.camera_offline_after_s,
             timeout_s=timeout_s,
             reader=self.reader,
-            still_ours=lambda session: holds(session, name=LEASE, holder=self.holder),
+            still_ours=lambda session: keep(session, name=LEASE, holder=self.holder, ttl=ttl),
         )
 
     async def _loop(self) -> None:

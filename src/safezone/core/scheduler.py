@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String
+from sqlalchemy import String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -68,11 +68,21 @@ def acquire(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool
     return True
 
 
-def holds(session: Session, *, name: str, holder: str) -> bool:
-    """Whether ``holder`` still holds the lease on a job: a node that was stalled past its
-    lease (and may have been replaced by another) checks before it writes a run's results."""
-    lease = session.get(JobLease, name)
-    return lease is not None and lease.holder == holder and lease.expires_at > utcnow()
+def keep(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool:
+    """Whether ``holder`` still holds the lease on a job, renewing it for ``ttl`` if so.
+
+    A node whose run outlasted its lease (it was stalled) asks before it writes the run's
+    results: if another node has taken the job over meanwhile, the holder is no longer
+    this node and the results are not written; if nobody has, the lease is still its own.
+    The row is locked (PostgreSQL), so no other node takes it over between this check and
+    the writes that follow in the same transaction.
+    """
+    lease = session.scalar(select(JobLease).where(JobLease.name == name).with_for_update())
+    if lease is None or lease.holder != holder:
+        return False
+    lease.expires_at = utcnow() + ttl
+    session.flush()
+    return True
 
 
 def claim(session: Session, *, name: str, holder: str, keep: timedelta) -> bool:

@@ -120,7 +120,7 @@ def update_unit(session: Session, *, unit_id: str, data: UnitUpdate, principal: 
     for key, value in changes.items():
         if value is None and key != "officer_user_id":
             raise InvalidInput(f"'{key}' cannot be null.", field=key)
-    if "officer_user_id" in changes:
+    if "officer_user_id" in changes and changes["officer_user_id"] != previous_officer:
         _check_crew(session, user_id=changes["officer_user_id"], station_id=unit.station_id)
     _change_unit(session, unit, changes, actor=principal.actor, payload={"changes": changes})
     if unit.officer_user_id != previous_officer:
@@ -288,6 +288,7 @@ _AVAILABLE = select(Unit.id, Unit.callsign, Unit.kind, Unit.lat, Unit.lon).where
     Unit.station_id == bindparam("station"),
     Unit.status == "available",
     Unit.lat.is_not(None),
+    Unit.lon.is_not(None),
     Unit.location_at >= bindparam("since"),
 )
 
