@@ -29,7 +29,7 @@ from safezone.cameras.models import CameraHealth
 from safezone.cameras.sources import Frames, look, source_of
 from safezone.config import Settings
 from safezone.core.db import Database, utcnow
-from safezone.core.scheduler import acquire, keep, lease_ttl
+from safezone.core.scheduler import acquire, lease_ttl, renew
 from safezone.zones import service as zones_service
 from safezone.zones.models import Camera
 
@@ -235,7 +235,7 @@ class CameraMonitor:
             offline_after_s=self.settings.camera_offline_after_s,
             timeout_s=timeout_s,
             reader=self.reader,
-            still_ours=lambda session: keep(session, name=LEASE, holder=self.holder, ttl=ttl),
+            still_ours=lambda session: renew(session, name=LEASE, holder=self.holder, ttl=ttl),
         )
 
     async def _loop(self) -> None:

@@ -68,7 +68,7 @@ def acquire(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool
     return True
 
 
-def keep(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool:
+def renew(session: Session, *, name: str, holder: str, ttl: timedelta) -> bool:
     """Whether ``holder`` still holds the lease on a job, renewing it for ``ttl`` if so.
 
     A node whose run outlasted its lease (it was stalled) asks before it writes the run's
