@@ -76,7 +76,8 @@ def _check_crew(session: Session, *, user_id: int | None, station_id: str) -> No
         ) from None
     if not officer.active:
         raise InvalidInput(
-            f"User {user_id}'s account is disabled: a disabled officer cannot crew a unit.",
+            f"User {user_id}'s account is disabled: choose an active officer, or have an "
+            "admin enable the account first.",
             field="officer_user_id",
         )
 
