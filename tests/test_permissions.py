@@ -411,9 +411,10 @@ def test_route_admits_exactly_the_expected_callers(
     r = client.request(method, url, headers=headers, **kwargs)
 
     if allowed == DEVICE:
-        # Every caller is treated alike: an unknown box is refused for every role.
+        # Every caller is treated alike: an unknown box is refused for every role (with
+        # the answer a wrong signature gets).
         assert r.status_code == 401, r.text
-        assert r.json()["error"]["code"] == "unknown_box"
+        assert r.json()["error"]["code"] == "bad_signature"
         return
     if allowed == PUBLIC or (caller != "anonymous" and caller in allowed):
         assert r.status_code not in (401, 403), r.text

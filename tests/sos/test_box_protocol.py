@@ -3,19 +3,24 @@ units; forged, stale and replayed messages are refused, counted and audited."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from safezone.incidents.models import Incident
 from safezone.sos import service as sos_service
-from safezone.sos.models import BoxEvent
+from safezone.sos.models import BoxEvent, BoxRejection, BoxStatus
 from tests.conftest import count_own_writes
-from tests.sos.conftest import BOX_ID, box_message
+from tests.sos.conftest import BOX_ID, BOX_SECRET, box_message
 
 URL = f"/api/v1/sos/boxes/{BOX_ID}/events"
+DEVICES_DOC = Path(__file__).resolve().parents[2] / "docs" / "devices.md"
 
 
 def incidents(db) -> list[Incident]:
@@ -105,12 +110,51 @@ def test_refused_messages_are_counted_audited_and_make_nothing(
     assert audit["items"][-1]["payload"]["reason"] == reason
 
 
+def signed(payload: dict[str, object]) -> dict[str, object]:
+    return {**payload, "sig": sos_service.sign(payload, BOX_SECRET)}
+
+
 def test_malformed_json_and_unknown_box(client, db, sos_site):
     r = client.post(URL, content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "malformed"
-    r = client.post("/api/v1/sos/boxes/BOX-NOPE/events", json=box_message("press", 1))
-    assert r.status_code == 401 and r.json()["error"]["code"] == "unknown_box"
+    assert r.json()["error"]["field"] == "payload"
+    # An unknown box gets the answer a wrong signature gets, so box ids cannot be probed;
+    # the reason is still counted as what it is.
+    unknown = client.post("/api/v1/sos/boxes/BOX-NOPE/events", json=box_message("press", 1))
+    forged = client.post(URL, json=box_message("press", 1, secret="y" * 32))
+    assert unknown.status_code == forged.status_code == 401
+    assert unknown.json() == forged.json()
+    assert unknown.json()["error"] == {
+        "code": "bad_signature",
+        "field": "sig",
+        "message": "Unknown box or wrong signature.",
+    }
+    with db.reader() as session:
+        reasons = session.execute(select(BoxRejection.box_id, BoxRejection.reason)).all()
+    assert sorted(reasons) == [
+        ("BOX-NOPE", "unknown_box"),
+        (BOX_ID, "bad_signature"),
+        (BOX_ID, "malformed"),
+    ]
     assert incidents(db) == []
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        (box_message("explode", 1), "type"),
+        (box_message("press", -5), "seq"),
+        (box_message("press", 1, extra_field=1), "extra_field"),
+        (signed({"type": "press", "seq": 1, "ts": "yesterday"}), "ts"),
+    ],
+    ids=["type", "seq", "unknown-field", "ts"],
+)
+def test_a_malformed_message_names_its_field(client, sos_site, message, field):
+    r = client.post(URL, json=message)
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert (error["code"], error["field"]) == ("malformed", field)
+    assert error["message"].startswith("The message is not a valid SOS box message.")
 
 
 def test_reused_seq_with_other_content_is_refused(client, db, auth, sos_site):
@@ -128,6 +172,97 @@ def test_test_press_is_logged_without_an_incident(client, db, auth, sos_site):
         assert session.scalar(select(func.count()).select_from(BoxEvent)) == 1
     audit = client.get("/api/v1/audit?action=sos.test", headers=auth("commander")).json()
     assert len(audit["items"]) == 1
+
+
+def test_a_box_signing_by_the_documented_formula_is_accepted(client, db, auth, sos_site):
+    """Firmware written from docs/devices.md alone, with Thai text in its details: the
+    signature is computed here by the formula on that page, not by SafeZone's code."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    payload = {"type": "tamper", "seq": 21, "ts": stamp, "data": {"door": "เปิด", "volts": 12.5}}
+    signed = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    payload["sig"] = hmac.new(BOX_SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    r = client.post(URL, json=payload)
+    assert r.status_code == 201, r.text
+
+
+def test_the_worked_signature_example_in_the_devices_doc_is_right():
+    text = DEVICES_DOC.read_text(encoding="utf-8")
+    secret = re.search(r"^secret: (\S+)$", text, re.M)
+    signed = re.search(r"^signed: (\{.*\})$", text, re.M)
+    sig = re.search(r"^sig: +([0-9a-f]{64})$", text, re.M)
+    assert secret and signed and sig, "the worked example is missing from docs/devices.md"
+    message = json.loads(signed.group(1))
+    assert sos_service.signing_bytes(message) == signed.group(1).encode()
+    assert sos_service.sign(message, secret.group(1)) == sig.group(1)
+    # The example message at the top of the page carries that same signature.
+    assert f'"sig": "{sig.group(1)}"' in text
+
+
+def last_heard(db, at: datetime) -> None:
+    """The box was last heard from at ``at`` (its heartbeats stopped then)."""
+    with db.transaction() as session:
+        session.merge(BoxStatus(box_id=BOX_ID, station_id="MDH", online=False, last_message_at=at))
+
+
+def test_presses_held_while_the_box_could_not_reach_safezone_arrive_late(
+    client, db, auth, sos_site
+):
+    now = datetime.now(UTC)
+    last_heard(db, now - timedelta(minutes=40))  # then SafeZone (or the network) went down
+    # What the box (or the broker) held comes in when it is back: both presses count.
+    first = client.post(URL, json=box_message("press", 10, ts=now - timedelta(minutes=30)))
+    second = client.post(URL, json=box_message("press", 11, ts=now - timedelta(minutes=29)))
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    [incident, _] = incidents(db)
+    assert "reached SafeZone 30 min" in incident.description
+    assert "held while the box could not reach it" in incident.description
+    audit = client.get("/api/v1/audit?action=sos.press", headers=auth("commander")).json()
+    late = sorted(item["payload"]["late_s"] for item in audit["items"])
+    assert late[0] == pytest.approx(29 * 60, abs=5) and late[1] == pytest.approx(30 * 60, abs=5)
+    # A held heartbeat is taken but says nothing about now: the box is not back online.
+    held_beat = client.post(URL, json=box_message("heartbeat", 12, ts=now - timedelta(minutes=28)))
+    assert held_beat.status_code == 201
+    with db.reader() as session:
+        status = session.get(BoxStatus, BOX_ID)
+        assert status is not None
+        assert (status.online, status.last_heartbeat_seq) == (False, None)
+    # The clock ahead of the server is never "held".
+    ahead = client.post(URL, json=box_message("press", 13, ts=now + timedelta(minutes=30)))
+    assert ahead.status_code == 422 and ahead.json()["error"]["code"] == "stale_timestamp"
+
+
+def test_an_old_press_is_refused_once_the_box_was_heard_since(client, db, auth, sos_site):
+    now = datetime.now(UTC)
+    last_heard(db, now - timedelta(minutes=40))
+    assert client.post(URL, json=box_message("heartbeat", 1)).status_code == 201  # back
+    # A press sent 30 minutes ago, never delivered, is replayed now: the box was heard
+    # since, so nothing held it on the way.
+    r = client.post(URL, json=box_message("press", 2, ts=now - timedelta(minutes=30)))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "stale_timestamp"
+    assert incidents(db) == []
+    counts = client.get("/api/v1/sos/rejections", headers=auth("operator")).json()
+    assert counts == [{"box_id": BOX_ID, "reason": "stale_timestamp", "count": 1}]
+
+
+def test_a_held_press_stays_late_when_a_heartbeat_is_stored_before_it(db, sos_site):
+    """The MQTT gateway checks a press, then stores it; a heartbeat on time may be stored
+    in between (another worker). The press was held when it arrived: it still counts."""
+    now = datetime.now(UTC)
+    last_heard(db, now - timedelta(minutes=40))
+    held_press = json.dumps(box_message("press", 5, ts=now - timedelta(minutes=30)))
+    with db.reader() as session:
+        prepared = sos_service.prepare(session, [(BOX_ID, held_press)], tolerance_s=300)
+    beat = sos_service.receive(
+        db,
+        box_id=BOX_ID,
+        body=json.dumps(box_message("heartbeat", 6)),
+        transport="mqtt",
+        tolerance_s=300,
+    )
+    assert beat.status == "accepted"
+    with db.transaction(urgent=True) as session:
+        [result] = sos_service.store(session, prepared, transport="mqtt")
+    assert result.status == "accepted" and result.incident_id is not None
 
 
 def test_cancel_notes_the_recent_press(client, db, auth, sos_site):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from safezone.cameras.schemas import CameraView, SnapshotRead
 from safezone.core.bus import outbox
 from safezone.core.db import Database, insert_unless_exists, utcnow
 from safezone.core.errors import Conflict, NotFound
-from safezone.core.security import canonical_json, constant_time_equal, hmac_sha256_hex
+from safezone.core.security import constant_time_equal, hmac_sha256_hex
 from safezone.incidents import service as incidents_service
 from safezone.incidents.schemas import IncidentCreate
 from safezone.patrol import service as patrol_service
@@ -48,10 +48,11 @@ from safezone.zones import service as zones_service
 URGENT_SOURCES = ("sos", "emergency")
 CANCEL_WINDOW = timedelta(minutes=10)
 MAX_BODY_BYTES = 4096
-# HTTP status and error code for each reason a message is refused.
+# HTTP status, field and message for each reason a message is refused. An unknown box
+# answers as a bad signature does (the reason is counted apart), so ids cannot be probed.
 REJECTIONS: dict[str, tuple[int, str, str]] = {
     "malformed": (422, "payload", "The message is not a valid SOS box message"),
-    "unknown_box": (401, "box_id", "Unknown box or wrong signature"),
+    "unknown_box": (401, "sig", "Unknown box or wrong signature"),
     "bad_signature": (401, "sig", "Unknown box or wrong signature"),
     "stale_timestamp": (422, "ts", "The box's clock is outside the allowed window"),
     "seq_reused": (409, "seq", "This sequence number was already used"),
@@ -69,6 +70,7 @@ class BoxResult:
     detail: str = ""
     incident_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    fault_field: str | None = None  # the message's field at fault, where one is (malformed)
 
     @property
     def ok(self) -> bool:
@@ -89,11 +91,12 @@ class BoxResult:
                 "seq": self.seq,
                 "incident_id": self.incident_id,
             }
-        status, fieldname, message = REJECTIONS[self.reason or "malformed"]
+        reason = self.reason or "malformed"
+        status, fieldname, message = REJECTIONS[reason]
         return status, {
             "error": {
-                "code": self.reason,
-                "field": fieldname,
+                "code": "bad_signature" if reason == "unknown_box" else reason,
+                "field": self.fault_field or fieldname,
                 "message": f"{message}. {self.detail}".strip(),
             }
         }
@@ -111,10 +114,23 @@ class BoxInfo:
     lon: float
     secret: str
     active: bool
+    # When SafeZone last heard from the box (its status row), for messages that arrive
+    # late (``check``). Not part of what makes the box "the same box" for ``store``'s
+    # re-check: a heartbeat stored in between changes it and nothing else.
+    last_heard: datetime | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, row: Any) -> BoxInfo:
-        return cls(row.id, row.station_id, row.name, row.lat, row.lon, row.secret, bool(row.active))
+        return cls(
+            row.id,
+            row.station_id,
+            row.name,
+            row.lat,
+            row.lon,
+            row.secret,
+            bool(row.active),
+            row.last_message_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -129,9 +145,13 @@ class Checked:
     reason: str | None = None
     seq: int | None = None
     detail: str = ""
+    fault_field: str | None = None  # the message's field at fault (malformed), if one is
     # What was checked, to check it again if the box changed before the write.
     body: bytes | str | dict[str, Any] = b""
     tolerance_s: int = 0
+    # A message older than the window that was held while the box could not reach
+    # SafeZone (``check``): how many seconds late it arrived; 0 for one on time.
+    late_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -154,8 +174,12 @@ class Prepared:
 
 
 def signing_bytes(payload: dict[str, Any]) -> bytes:
-    """What a box signs: the payload without ``sig``, as sorted compact JSON."""
-    return canonical_json({k: v for k, v in payload.items() if k != "sig"})
+    """What a box signs: the payload without ``sig``, exactly as docs/devices.md gives it:
+    ``json.dumps(payload, sort_keys=True, separators=(",", ":"))``, whose default escapes
+    every non-ASCII character (``\\u0e1b``), so firmware in any language can produce the
+    same bytes."""
+    unsigned = {k: v for k, v in payload.items() if k != "sig"}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 def sign(payload: dict[str, Any], secret: str) -> str:
@@ -171,8 +195,10 @@ def _reject(
     seq: int | None,
     transport: str,
     detail: str,
+    at: str | None = None,
 ) -> BoxResult:
-    """Count and audit a refused message; it changes nothing else."""
+    """Count and audit a refused message; it changes nothing else. ``at``: the message's
+    field at fault, where one is."""
     session.add(
         BoxRejection(
             box_id=box_id[:64],
@@ -193,7 +219,7 @@ def _reject(
         station_id=station_id,
         payload={"reason": reason, "seq": seq, "transport": transport, "detail": detail[:300]},
     )
-    return BoxResult("rejected", box_id, seq=seq, reason=reason, detail=detail)
+    return BoxResult("rejected", box_id, seq=seq, reason=reason, detail=detail, fault_field=at)
 
 
 @contextmanager
@@ -333,7 +359,10 @@ def receive(
 
 _BOX = zones_service.KINDS["sos_box"].model
 _BOX_COLUMNS = (_BOX.id, _BOX.station_id, _BOX.name, _BOX.lat, _BOX.lon, _BOX.secret, _BOX.active)
-_ONE_BOX = select(*_BOX_COLUMNS).where(_BOX.id == bindparam("box"))
+_BOXES = select(*_BOX_COLUMNS, BoxStatus.last_message_at).outerjoin(
+    BoxStatus, BoxStatus.box_id == _BOX.id
+)
+_ONE_BOX = _BOXES.where(_BOX.id == bindparam("box"))
 
 
 def boxes_by_id(session: Session, box_ids: Collection[str | None]) -> dict[str, BoxInfo]:
@@ -345,7 +374,7 @@ def boxes_by_id(session: Session, box_ids: Collection[str | None]) -> dict[str, 
     if len(wanted) == 1:  # (an IN list is rendered again at each execution)
         rows = connection.execute(_ONE_BOX, {"box": wanted[0]})
     else:
-        rows = connection.execute(select(*_BOX_COLUMNS).where(_BOX.id.in_(wanted)))
+        rows = connection.execute(_BOXES.where(_BOX.id.in_(wanted)))
     return {row.id: BoxInfo.of(row) for row in rows}
 
 
@@ -359,14 +388,22 @@ def check(
 ) -> Checked:
     """Every check of a box message that needs no write: the box is known and active, the
     message is a signed, well-formed box message, and its clock is within
-    ``tolerance_s`` of ``now``. A reused seq is found only by ``store``."""
+    ``tolerance_s`` of ``now``. A reused seq is found only by ``store``.
+
+    A message sent more than ``tolerance_s`` ago is still taken, as late, when SafeZone
+    had heard nothing from the box since then (``held``): a press held by the box, the
+    broker or a retrying box while SafeZone, the broker or the box's network was down is
+    an emergency, not a replay. A replayed old message is refused once the box has been
+    heard since it was sent."""
     payload = parse_body(body)
     raw_seq = payload.get("seq") if isinstance(payload, dict) else None
     seq_hint = raw_seq if isinstance(raw_seq, int) and not isinstance(raw_seq, bool) else None
 
-    def refused(reason: str, seq: int | None = seq_hint, detail: str = "") -> Checked:
+    def refused(
+        reason: str, seq: int | None = seq_hint, detail: str = "", at: str | None = None
+    ) -> Checked:
         return Checked(
-            box_id, box, None, now, reason, seq, detail, body=body, tolerance_s=tolerance_s
+            box_id, box, None, now, reason, seq, detail, at, body=body, tolerance_s=tolerance_s
         )
 
     if box is None or not box.active:
@@ -383,13 +420,35 @@ def check(
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
-        return refused("malformed", detail=f"{where}: {first['msg']}")
+        return refused("malformed", detail=f"{where}: {first['msg']}", at=where)
     sent = message.ts if message.ts.tzinfo else message.ts.replace(tzinfo=UTC)
-    skew = abs((now - sent).total_seconds())
-    if skew > tolerance_s:
-        limit = f"{int(skew)} s from server time (limit {tolerance_s} s)"
-        return refused("stale_timestamp", message.seq, limit)
-    return Checked(box_id, box, message, now, seq=message.seq, body=body, tolerance_s=tolerance_s)
+    behind = (now - sent).total_seconds()
+    late_s = 0.0
+    if abs(behind) > tolerance_s:
+        if behind < 0 or not held(box, sent=sent, tolerance_s=tolerance_s):
+            limit = f"{int(abs(behind))} s from server time (limit {tolerance_s} s)"
+            return refused("stale_timestamp", message.seq, limit)
+        late_s = behind
+    return Checked(
+        box_id,
+        box,
+        message,
+        now,
+        seq=message.seq,
+        body=body,
+        tolerance_s=tolerance_s,
+        late_s=late_s,
+    )
+
+
+def held(box: BoxInfo, *, sent: datetime, tolerance_s: int) -> bool:
+    """Whether a message the box sent at ``sent`` (older than the window) can have been
+    held on its way: SafeZone had heard nothing from the box since (within the clock
+    tolerance). A box never heard from has no such record, and its old messages are
+    refused."""
+    if box.last_heard is None:
+        return False
+    return sent >= box.last_heard - timedelta(seconds=tolerance_s)
 
 
 def surroundings(session: Session, *, station_id: str, lat: float, lon: float) -> Surroundings:
@@ -457,6 +516,9 @@ def _as_of_now(item: Prepared, box: BoxInfo | None) -> Prepared:
     checked = item.checked
     if box == checked.box:
         return item
+    if box is not None and checked.box is not None:
+        # Late or not is judged by what SafeZone had heard when the message arrived.
+        box = replace(box, last_heard=checked.box.last_heard)
     again = check(
         box,
         box_id=checked.box_id,
@@ -480,9 +542,14 @@ def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
             seq=checked.seq,
             transport=transport,
             detail=checked.detail,
+            at=checked.fault_field,
         )
     now = checked.received_at
     if message.type == "heartbeat":
+        if checked.late_s:
+            # It says the box was alive when it was sent, which is older than what its
+            # status shows; the next heartbeat on time says where it is now.
+            return BoxResult("accepted", box.id, seq=message.seq, extra={"late_s": checked.late_s})
         return _heartbeat(session, box=box, message=message, now=now)
     # (box_id, seq) is unique: the row goes in unless this seq is stored already, which
     # one statement settles (no read before, no savepoint, whoever else is writing).
@@ -524,6 +591,7 @@ def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
         transport=transport,
         now=now,
         around=item.surroundings,
+        late_s=checked.late_s,
     )
 
 
@@ -554,9 +622,14 @@ def _accept(
     transport: str,
     now: datetime,
     around: Surroundings | None,
+    late_s: float = 0.0,
 ) -> BoxResult:
-    """Act on a stored box message (``event_id``) other than a heartbeat."""
-    _note_message(session, box, now)
+    """Act on a stored box message (``event_id``) other than a heartbeat. One that
+    arrived late (``late_s``) is acted on all the same, and says so."""
+    if not late_s:
+        # A late one says nothing newer about the box; leaving its last-heard time as it
+        # was lets the rest of what it held (sent later) in too.
+        _note_message(session, box, now)
     incident_id: int | None = None
     actor = f"device:{box.id}"
     if message.type == "press":
@@ -566,7 +639,7 @@ def _accept(
                 category="sos",
                 priority="critical",
                 title=f"SOS {box.name or box.id}",
-                description=f"SOS box {box.id} was pressed",
+                description=_press_description(box, message, late_s),
                 lat=box.lat,
                 lon=box.lon,
             ),
@@ -603,7 +676,12 @@ def _accept(
         object_type="sos_box",
         object_id=box.id,
         station_id=box.station_id,
-        payload={"seq": message.seq, "transport": transport, "incident_id": incident_id},
+        payload={
+            "seq": message.seq,
+            "transport": transport,
+            "incident_id": incident_id,
+            **({"late_s": round(late_s), "sent_at": message.ts.isoformat()} if late_s else {}),
+        },
     )
     if incident_id is not None:
         session.connection().execute(  # Core: no ORM bookkeeping for one column
@@ -611,6 +689,24 @@ def _accept(
         )
     session.flush()
     return BoxResult("accepted", box.id, seq=message.seq, incident_id=incident_id)
+
+
+def _press_description(box: BoxInfo, message: BoxMessage, late_s: float) -> str:
+    if not late_s:
+        return f"SOS box {box.id} was pressed"
+    sent = message.ts.astimezone(UTC) if message.ts.tzinfo else message.ts
+    return (
+        f"SOS box {box.id} was pressed at {sent:%Y-%m-%d %H:%M:%S} UTC; the press reached"
+        f" SafeZone {_duration(late_s)} late (held while the box could not reach it)"
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 _LINK_EVENT = (
