@@ -510,3 +510,41 @@ def test_a_dashboard_opened_later_highlights_escalated_incidents(
     expect(row).to_be_visible()
     expect(row).to_have_class(re.compile(r"\bescalated\b"), timeout=3000)
     context.close()
+
+
+def test_without_a_position_the_caller_marks_the_place_on_a_map(
+    live_server: LiveServer, browser: Any, token_for: Callable[[str], str], sos_site: Any
+) -> None:
+    """Location refused (or none to be had): the SOS screen offers a map instead of
+    waiting for ever; the SOS goes out from the marked place and the operator is told."""
+    base = live_server.url
+    citizen = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)  # no grant
+    app = citizen.new_page()
+    errors = watch_errors(app)
+    app.goto(f"{base}/app")
+    press_sos(app)
+    screen = app.locator("#sos-screen")
+    expect(screen).to_have_attribute("data-phase", "locating", timeout=LIVE_MS)
+    app.mouse.up()
+    pick = app.locator("#sos-pick")
+    # Refused at once in this browser; the page offers the map after 15 s at the latest.
+    expect(pick).to_be_visible(timeout=20_000)
+    expect(pick).to_contain_text("แตะแผนที่ตรงที่คุณอยู่")
+    expect(screen.locator('a[href="tel:191"]')).to_be_visible()
+    send = app.locator("#sos-pick-send")
+    expect(send).to_be_disabled()
+    assert sos_incidents(base, token_for) == []
+    # The map is centred on the city's zones (the market square): tap its middle.
+    app.wait_for_timeout(500)  # (let the zones load and the map settle)
+    app.locator("#sos-pick-map").click()
+    expect(send).to_be_enabled()
+    screenshot(app, "sos-no-location.png")
+    send.click()
+    expect(screen).to_have_attribute("data-phase", "sent", timeout=LIVE_MS)
+    expect(pick).to_be_hidden()
+    [listed] = sos_incidents(base, token_for)
+    incident = get_json(base, token_for("operator"), f"/api/v1/incidents/{listed['id']}")
+    assert "marked the place on the map" in incident["description"]
+    assert abs(incident["lat"] - INSIDE[0]) < 0.002 and abs(incident["lon"] - INSIDE[1]) < 0.002
+    assert not errors, errors
+    citizen.close()

@@ -69,6 +69,34 @@ def test_trail_points_then_cancel_closes_the_trail(client, auth, sos_site):
     assert incident["timeline"][-1]["action"] == "sos_cancelled"
 
 
+def test_a_place_marked_on_the_map_is_sent_and_the_operator_is_told(client, auth, sos_site):
+    """A phone that cannot give a position: the caller marked the place on the map."""
+    r = start(client, accuracy_m=None, location_source="map")
+    assert r.status_code == 201, r.text
+    incident = client.get(
+        f"/api/v1/incidents/{r.json()['incident_id']}", headers=auth("operator")
+    ).json()
+    assert "marked the place on the map" in incident["description"]
+    assert (incident["lat"], incident["lon"]) == pytest.approx(INSIDE)
+    gps = start(client, ref="panic-ref-0002").json()
+    detail = client.get(f"/api/v1/incidents/{gps['incident_id']}", headers=auth("operator"))
+    assert "map" not in detail.json()["description"]
+
+
+def test_the_trail_closes_when_an_operator_resolves_the_sos(client, auth, sos_site):
+    state = start(client).json()
+    url = f"/api/v1/incidents/{state['incident_id']}/transitions"
+    for status in ("acknowledged", "dispatched", "on_scene", "resolved"):
+        r = client.post(url, json={"status": status}, headers=auth("operator"))
+        assert r.status_code == 200, r.text
+    code = state["tracking_code"]
+    after = client.get(f"/api/v1/sos/panic/{code}").json()
+    assert after["active"] is False and after["incident_status"] == "resolved"
+    point = {"lat": INSIDE[0], "lon": INSIDE[1], "at": datetime.now(UTC).isoformat()}
+    r = client.post(f"/api/v1/sos/panic/{code}/trail", json={"points": [point]})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "tracking_code"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -76,6 +104,10 @@ def test_trail_points_then_cancel_closes_the_trail(client, auth, sos_site):
         ({"lat": 16.5, "lon": 104.7}, "client_ref"),
         ({"lat": 16.5, "lon": 104.7, "client_ref": "x"}, "client_ref"),
         ({"lat": 16.5, "lon": 104.7, "client_ref": "abcdefgh1", "who": "me"}, "who"),
+        (
+            {"lat": 16.5, "lon": 104.7, "client_ref": "abcdefgh1", "location_source": "guess"},
+            "location_source",
+        ),
     ],
 )
 def test_bad_panic_input(client, auth, sos_site, body, field):

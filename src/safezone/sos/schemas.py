@@ -59,6 +59,11 @@ class PanicStart(BaseModel):
         description="The app's id for this SOS; a retry (offline queue) returns the first.",
     )
     description: str = Field("", max_length=1000)
+    location_source: Literal["gps", "map"] = Field(
+        "gps",
+        description="gps: the phone's position; map: the phone had none and the caller "
+        "marked the place on a map (the operator is told).",
+    )
 
 
 class TrailPointIn(BaseModel):

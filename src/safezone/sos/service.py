@@ -980,7 +980,7 @@ def start_panic(session: Session, *, data: PanicStart, principal: Any) -> PanicS
         data=ReportCreate(
             kind="emergency",
             category="sos",
-            description=data.description.strip() or "SOS (panic button in the SafeZone app)",
+            description=_panic_description(data),
             lat=data.lat,
             lon=data.lon,
             accuracy_m=data.accuracy_m,
@@ -1013,6 +1013,16 @@ def start_panic(session: Session, *, data: PanicStart, principal: Any) -> PanicS
         )
         session.flush()
     return panic_state(session, tracking_code=report.tracking_code)
+
+
+def _panic_description(data: PanicStart) -> str:
+    text = data.description.strip() or "SOS (panic button in the SafeZone app)"
+    if data.location_source == "map":
+        text += (
+            " — the phone could not give a position: the caller marked the place on the map"
+            " (check it on the call)"
+        )
+    return text
 
 
 def _panic(session: Session, tracking_code: str) -> tuple[Any, SosResponse]:

@@ -27,13 +27,7 @@
       tileUrl: root.dataset.tileUrl,
       attribution: root.dataset.tileAttribution,
     });
-    const zones = L.featureGroup().addTo(map);
-    api("/api/v1/zones")
-      .then((list) => {
-        SZ.map.zoneLayer(list, zones);
-        if (!marker) SZ.map.fit(map, zones, 16);
-      })
-      .catch((err) => console.warn("zones not loaded", err));
+    SZ.map.publicZones(map, () => marker !== null);
     map.on("click", (event) => setLocation(event.latlng.lat, event.latlng.lng, null, false));
 
     function say(key, params) {

@@ -168,5 +168,31 @@
     return points;
   }
 
-  SZ.map = { create, icon, zoneLayer, zoneName, fit, distance, bearing, cameraSees, offset, coneLatLngs, MUKDAHAN };
+  /** The city's public safety zones on a map, fitted to them once loaded unless
+   * ``viewTaken()`` says the user has already chosen a spot. */
+  function publicZones(map, viewTaken) {
+    const layer = L.featureGroup().addTo(map);
+    SZ.api("/api/v1/zones")
+      .then((list) => {
+        zoneLayer(list, layer);
+        if (!viewTaken || !viewTaken()) fit(map, layer, 16);
+      })
+      .catch((err) => console.warn("zones not loaded", err));
+    return layer;
+  }
+
+  SZ.map = {
+    create,
+    icon,
+    zoneLayer,
+    zoneName,
+    fit,
+    publicZones,
+    distance,
+    bearing,
+    cameraSees,
+    offset,
+    coneLatLngs,
+    MUKDAHAN,
+  };
 })();

@@ -31,6 +31,8 @@
     if (!root || !button || !Q) return;
     const HOLD_MS = parseInt(root.dataset.sosHoldMs || "3000", 10);
     const TRAIL_MS = parseInt(root.dataset.sosTrailMs || "5000", 10);
+    // With no position this long (or none to be had), the caller may mark it on a map.
+    const NOFIX_MS = parseInt(root.dataset.sosNofixMs || "15000", 10);
 
     const el = (id) => document.getElementById(id);
     const screen = el("sos-screen");
@@ -49,6 +51,8 @@
     const closeButton = el("sos-close");
     const trackLink = el("sos-track");
     const problem = el("sos-problem");
+    const pickBox = el("sos-pick");
+    const pickSend = el("sos-pick-send");
 
     let ref = null; // client_ref of the SOS in progress
     let watchId = null;
@@ -63,6 +67,10 @@
     let lastFlushPending = false;
     let previousFocus = null;
     let geoGranted = false;
+    let noFixTimer = null;
+    let noGeo = false; // the position was refused or cannot be had on this phone
+    let pickMap = null;
+    let pickMarker = null;
 
     // --- showing --------------------------------------------------------------------
 
@@ -120,20 +128,22 @@
       if (watchId !== null || !("geolocation" in navigator)) return;
       watchId = navigator.geolocation.watchPosition(
         (position) => {
-          fix = position;
           const c = position.coords;
           setText(accuracyLine, "sos.accuracy", { m: Math.round(c.accuracy) });
           document.dispatchEvent(
             new CustomEvent("sz:position", { detail: { lat: c.latitude, lon: c.longitude, accuracy: c.accuracy } })
           );
-          const waiting = fixWaiters;
-          fixWaiters = [];
-          waiting.forEach((resolve) => resolve(position));
+          gotFix(position);
         },
         (error) => {
           if (screen.dataset.phase === "locating" || screen.dataset.phase === "countdown") {
             problem.hidden = false;
             setText(problem, error.code === error.PERMISSION_DENIED ? "sos.location_denied" : "sos.location_waiting");
+          }
+          // Denied or impossible: no point waiting; a timeout: the map is offered after NOFIX_MS anyway.
+          if (error.code !== error.TIMEOUT) {
+            noGeo = true;
+            offerPick();
           }
         },
         { enableHighAccuracy: true, maximumAge: 0, timeout: 30000 }
@@ -145,9 +155,55 @@
       watchId = null;
     }
 
-    function firstFix() {
-      return fix ? Promise.resolve(fix) : new Promise((resolve) => fixWaiters.push(resolve));
+    function gotFix(position) {
+      fix = position;
+      clearTimeout(noFixTimer);
+      noFixTimer = null;
+      pickBox.hidden = true;
+      const waiting = fixWaiters;
+      fixWaiters = [];
+      waiting.forEach((resolve) => resolve(position));
     }
+
+    function firstFix() {
+      if (fix) return Promise.resolve(fix);
+      if (noGeo || !("geolocation" in navigator)) offerPick();
+      else if (noFixTimer === null) noFixTimer = setTimeout(offerPick, NOFIX_MS);
+      return new Promise((resolve) => fixWaiters.push(resolve));
+    }
+
+    /** No GPS position: the caller marks where they are on a map (no accuracy is sent;
+     * the server tells the operator the place was marked by hand). A GPS fix that comes
+     * later still wins, and feeds the live trail. */
+    function offerPick() {
+      if (fix || screen.dataset.phase !== "locating" || !pickBox.hidden) return;
+      problem.hidden = true; // the map's own line says it, and names 191
+      pickBox.hidden = false;
+      if (!pickMap) {
+        pickMap = SZ.map.create(el("sos-pick-map"), {
+          tileUrl: root.dataset.tileUrl,
+          attribution: root.dataset.tileAttribution,
+        });
+        // The city's safety zones, to find one's way (and to centre the map on them).
+        SZ.map.publicZones(pickMap, () => pickMarker !== null);
+        pickMap.on("click", (event) => {
+          const at = event.latlng;
+          if (!pickMarker) {
+            pickMarker = L.marker(at, { icon: SZ.map.icon("sz-pick-marker", {}, 24), draggable: true }).addTo(pickMap);
+          } else {
+            pickMarker.setLatLng(at);
+          }
+          pickSend.disabled = false;
+        });
+      }
+      pickMap.invalidateSize();
+    }
+
+    pickSend.addEventListener("click", () => {
+      if (!pickMarker || fix) return;
+      const at = pickMarker.getLatLng();
+      gotFix({ coords: { latitude: at.lat, longitude: at.lng, accuracy: NaN }, timestamp: Date.now(), picked: true });
+    });
 
     // --- countdown ------------------------------------------------------------------
 
@@ -253,6 +309,7 @@
         lon: Number(c.longitude.toFixed(7)),
         accuracy_m: Number.isFinite(c.accuracy) ? Math.min(Math.round(c.accuracy * 10) / 10, 100000) : null,
         client_ref: ref,
+        location_source: position.picked ? "map" : "gps",
       };
       problem.hidden = true;
       await Q.queue(body, SZ.cookie("sz_csrf"));
@@ -297,7 +354,7 @@
         return;
       }
       let queued = false;
-      if (fix && fix.timestamp > lastQueuedFix) {
+      if (fix && !fix.picked && fix.timestamp > lastQueuedFix) {
         const c = fix.coords;
         lastQueuedFix = fix.timestamp;
         await Q.addPoint(ref, {
@@ -378,6 +435,9 @@
     function finish() {
       stopLoop();
       stopWatch();
+      clearTimeout(noFixTimer);
+      noFixTimer = null;
+      pickBox.hidden = true;
       if (ref !== null) Q.end(ref).catch(() => undefined);
     }
 
