@@ -26,6 +26,7 @@ from tests.e2e.support import (
     LIVE_MS,
     PHONE,
     NetworkGate,
+    api_post,
     expect,
     screenshot,
     sign_in,
@@ -71,6 +72,18 @@ def get_json(base: str, token: str, path: str) -> Any:
 def sos_incidents(base: str, token_for: Callable[[str], str]) -> list[dict[str, Any]]:
     incidents = get_json(base, token_for("operator"), "/api/v1/incidents?limit=1000")
     return [i for i in incidents if i["category"] == "sos"]
+
+
+def send_box(base: str, type_: str, seq: int, **extra: Any) -> dict[str, Any]:
+    """A signed message from the test box, over HTTP; it must be accepted."""
+    sent = httpx.post(
+        f"{base}/api/v1/sos/boxes/{BOX_ID}/events",
+        json=box_message(type_, seq, **extra),
+        timeout=10,
+    )
+    assert sent.status_code == 201, sent.text
+    result: dict[str, Any] = sent.json()
+    return result
 
 
 def wait_for_service_worker(page: Any) -> None:
@@ -237,14 +250,7 @@ def test_box_press_escalation_device_health_and_units_follow_events(
     base = live_server.url
 
     def box(type_: str, seq: int, **extra: Any) -> dict[str, Any]:
-        sent = httpx.post(
-            f"{base}/api/v1/sos/boxes/{BOX_ID}/events",
-            json=box_message(type_, seq, **extra),
-            timeout=10,
-        )
-        assert sent.status_code == 201, sent.text
-        result: dict[str, Any] = sent.json()
-        return result
+        return send_box(base, type_, seq, **extra)
 
     operator = browser.new_context(viewport=DESKTOP)
     page = operator.new_page()
@@ -496,11 +502,7 @@ def test_a_dashboard_opened_later_highlights_escalated_incidents(
     live_server: LiveServer, browser: Any, sos_site: Any, db: Database
 ) -> None:
     base = live_server.url
-    sent = httpx.post(
-        f"{base}/api/v1/sos/boxes/{BOX_ID}/events", json=box_message("press", 1), timeout=10
-    )
-    assert sent.status_code == 201, sent.text
-    incident_id = sent.json()["incident_id"]
+    incident_id = send_box(base, "press", 1)["incident_id"]
     with db.transaction() as session:
         assert sos_service.escalate_unacknowledged(session, timeout_s=0) == [incident_id]
     context = browser.new_context(viewport=DESKTOP)
@@ -548,3 +550,46 @@ def test_without_a_position_the_caller_marks_the_place_on_a_map(
     assert abs(incident["lat"] - INSIDE[0]) < 0.002 and abs(incident["lon"] - INSIDE[1]) < 0.002
     assert not errors, errors
     citizen.close()
+
+
+def test_the_commander_page_shows_an_escalated_sos_until_it_is_acknowledged(
+    live_server: LiveServer,
+    browser: Any,
+    token_for: Callable[[str], str],
+    sos_site: Any,
+    db: Database,
+) -> None:
+    """Escalation reaches the commander where they are: on their own page (at once, and
+    for one still waiting when the page opens), gone once someone acknowledges it."""
+    base = live_server.url
+
+    def press(seq: int) -> int:
+        return int(send_box(base, "press", seq)["incident_id"])
+
+    waiting = press(1)
+    with db.transaction() as session:
+        assert sos_service.escalate_unacknowledged(session, timeout_s=0) == [waiting]
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    errors = watch_errors(page)
+    sign_in(page, base, "commander")
+    page.goto(f"{base}/commander")
+    banner = page.locator("#cmd-escalations")
+    expect(banner).to_be_visible(timeout=LIVE_MS)
+    expect(banner.locator(f'[data-incident-id="{waiting}"]')).to_be_visible()
+
+    # Another one escalates while the page is open: it appears without a reload.
+    fresh = press(2)
+    page.wait_for_timeout(1000)  # (the page's event stream is open by now)
+    with db.transaction() as session:
+        assert sos_service.escalate_unacknowledged(session, timeout_s=0) == [fresh]
+    expect(banner.locator("li")).to_have_count(2, timeout=LIVE_MS)
+
+    # Acknowledged (by the control room): it leaves the commander's banner.
+    operator = token_for("operator")
+    for incident_id in (waiting, fresh):
+        url = f"/api/v1/incidents/{incident_id}/transitions"
+        api_post(base, operator, url, {"status": "acknowledged"})
+    expect(banner).to_be_hidden(timeout=LIVE_MS)
+    assert not errors, errors
+    context.close()

@@ -56,6 +56,60 @@
     document.getElementById("rec-accept").addEventListener("click", acceptPlan);
     loadKpis();
     loadPlan();
+    watchEscalations();
+  }
+
+  // --- SOS escalated to the commander -----------------------------------------------
+
+  const escalated = new Map(); // incident id -> its summary, while still unacknowledged
+
+  /** An SOS nobody acknowledged in time is escalated to the commander: shown at the top
+   * of this page at once (the station's event stream), and on opening the page for those
+   * still waiting; gone once someone acknowledges it. */
+  function watchEscalations() {
+    api("/api/v1/incidents?status=new&limit=200")
+      .then((list) => {
+        list.filter((incident) => incident.escalated_at).forEach((incident) => escalated.set(incident.id, incident));
+        renderEscalations();
+      })
+      .catch((err) => console.warn("escalations not loaded", err));
+    if (!window.EventSource) return;
+    const source = new EventSource("/api/v1/events/stream");
+    const on = (topic, handle) =>
+      source.addEventListener(topic, (event) => {
+        let data = null;
+        try {
+          data = JSON.parse(event.data);
+        } catch (err) {
+          return;
+        }
+        if (data && data.incident) handle(data.incident);
+      });
+    on("incident.escalated", (incident) => {
+      if (incident.status !== "new") return;
+      escalated.set(incident.id, incident);
+      renderEscalations();
+    });
+    on("incident.status_changed", (incident) => {
+      if (incident.status !== "new" && escalated.delete(incident.id)) renderEscalations();
+    });
+  }
+
+  function renderEscalations() {
+    const box = document.getElementById("cmd-escalations");
+    const list = document.getElementById("cmd-escalated-list");
+    list.replaceChildren(
+      ...Array.from(escalated.values()).map((incident) =>
+        h(
+          "li",
+          { dataset: { incidentId: incident.id } },
+          h("strong", { text: incident.title || "#" + incident.id }),
+          " · ",
+          SZ.time(incident.created_at)
+        )
+      )
+    );
+    box.hidden = escalated.size === 0;
   }
 
   // Accepting the proposal creates it as a patrol plan, exactly as proposed; the
