@@ -147,6 +147,30 @@ def test_unreachable_webhook_reports_failure():
     assert not webhooks.post_webhook("http://127.0.0.1:9/hook", body={}, secret=None, event_id="x")
 
 
+def test_an_escalation_webhook_that_cannot_be_delivered_is_in_the_audit_trail(
+    db, auth, client, monkeypatch
+):
+    monkeypatch.setattr(webhooks, "WEBHOOK_ATTEMPTS", 2)
+    body = {"event": "incident.escalated", "incident": {"id": 5, "station_id": "MDH"}}
+    delivered = webhooks.post_webhook_once(
+        db, "http://127.0.0.1:9/hook", body=body, secret=None, event_id="e-9", station_id="MDH"
+    )
+    assert delivered is False
+    audit = client.get("/api/v1/audit?action=webhook.failed", headers=auth("commander")).json()
+    [entry] = audit["items"]
+    assert entry["object_id"] == "e-9"
+    assert entry["payload"]["event"] == "incident.escalated"
+    assert entry["payload"]["host"] == "127.0.0.1" and entry["payload"]["attempts"] == 2
+    assert "ConnectError" in entry["payload"]["problem"]
+    # Another node claiming the same event does not send it again, nor audit it twice.
+    again = webhooks.post_webhook_once(
+        db, "http://127.0.0.1:9/hook", body=body, secret=None, event_id="e-9", station_id="MDH"
+    )
+    assert again is False
+    audit = client.get("/api/v1/audit?action=webhook.failed", headers=auth("commander")).json()
+    assert len(audit["items"]) == 1
+
+
 def test_snapshot_image_viewing_is_role_checked_and_audited(
     client, db, auth, settings, sos_site, devices
 ):

@@ -39,6 +39,7 @@ class HouseWatchWorkers:
                     body=body,
                     secret=self.settings.webhook_secret,
                     event_id=event.event_id,
+                    station_id=event.payload.get("station_id"),
                 )
             )
         )

@@ -103,6 +103,7 @@ class SosWorkers:
                     body=body,
                     secret=self.settings.webhook_secret,
                     event_id=event.event_id,
+                    station_id=event.payload.get("incident", {}).get("station_id"),
                 )
             )
 
