@@ -520,6 +520,9 @@ def cmd_simulate_sos_boxes(args: argparse.Namespace) -> int:
         f"simulating {len(boxes)} boxes at {args.rate}/s over {args.transport}; Ctrl-C stops",
         file=sys.stderr,
     )
+    problem = simulator.cadence_problem(boxes, args.rate)
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
     try:
         stats = simulator.run(
             boxes,

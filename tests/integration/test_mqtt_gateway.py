@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,8 @@ from sqlalchemy import func, select
 
 from safezone.app import create_app
 from safezone.incidents.models import Incident
+from safezone.sos import service as sos_service
+from safezone.sos import simulator
 from safezone.sos.models import BoxRejection
 from tests.integration.conftest import publisher
 from tests.sos.conftest import BOX_ID, box_message
@@ -84,3 +87,41 @@ def test_last_will_marks_the_box_offline(mqtt_app, db, mqtt_url, auth):
     box.loop_stop()
     box.socket().close()  # the connection dies without a DISCONNECT: the broker sends the will
     wait_for(lambda: online() is False, timeout_s=20)
+
+
+def test_the_simulator_publishes_signed_box_messages_over_mqtt(mqtt_url):
+    """`safezone simulate sos-boxes --transport mqtt`: each message on its box's topic,
+    QoS 1, signed with that box's secret (the forged ones with another key)."""
+    tag = uuid.uuid4().hex[:6]
+    boxes = [simulator.SimBox(f"SIM-{tag}-{i}", f"sim-secret-{tag}-{i}-0123456789") for i in (1, 2)]
+    secrets = {box.id: box.secret for box in boxes}
+    received: list[tuple[str, dict[str, object], int]] = []
+    listener = publisher(mqtt_url)
+
+    def on_message(client, userdata, msg):  # (only this test's boxes)
+        if msg.topic.startswith(f"safezone/sos/SIM-{tag}-"):
+            received.append((msg.topic, json.loads(msg.payload), msg.qos))
+
+    listener.on_message = on_message
+    listener.subscribe("safezone/sos/+/event", qos=1)
+    time.sleep(0.3)
+    stats = simulator.run(
+        boxes,
+        rate=200,
+        duration_s=0.3,
+        send=simulator.mqtt_sender(mqtt_url),
+        mix=simulator.Mix(press=0.2, test=0.1, forged=0.2, cancel_after_press=0.0),
+        seed=5,
+    )
+    total = sum(stats.sent.values())
+    wait_for(lambda: len(received) == total)
+    forged = sum(n for label, n in stats.sent.items() if label.startswith("forged-"))
+    valid = 0
+    for topic, payload, qos in received:
+        box_id = topic.split("/")[2]
+        assert topic == f"safezone/sos/{box_id}/event" and qos == 1
+        valid += payload["sig"] == sos_service.sign(payload, secrets[box_id])
+    assert stats.errors == 0 and forged > 0
+    assert valid == total - forged
+    listener.loop_stop()
+    listener.disconnect()

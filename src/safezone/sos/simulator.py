@@ -1,8 +1,11 @@
 """`safezone simulate sos-boxes`: realistic SOS box traffic for the demo and for tests.
 
 Each simulated box sends heartbeats, now and then a press (and sometimes a cancel soon
-after), rarely a test press; a small share of messages are forged (wrong key) so the
-refusal path is exercised too. Messages are signed exactly as docs/devices.md says.
+after), rarely a test press; a small share of messages (of every kind) are forged (wrong
+key) so the refusal path is exercised too. Heartbeats go to the boxes in turn, so each box
+sends one every count/rate seconds, as a real box does at its interval (``cadence_problem``
+says when that is too slow for the boxes' intervals). Messages are signed exactly as
+docs/devices.md says.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from safezone.sos.service import sign
 class SimBox:
     id: str
     secret: str
+    heartbeat_interval_s: int = 60
 
 
 @dataclass
@@ -56,12 +60,30 @@ def load_boxes(device_file: Path, count: int) -> list[SimBox]:
         raise ValueError(
             f"{device_file}: no device file; run 'safezone demo' first or pass --devices"
         ) from exc
-    boxes = [SimBox(b["id"], b["secret"]) for b in content.get("sos_boxes", [])]
+    boxes = [
+        SimBox(b["id"], b["secret"], int(b.get("heartbeat_interval_s") or 60))
+        for b in content.get("sos_boxes", [])
+    ]
     if not boxes:
         raise ValueError(f"{device_file}: lists no SOS boxes")
     if count > len(boxes):
         raise ValueError(f"--count {count}: the device file has only {len(boxes)} boxes")
     return boxes[:count]
+
+
+def cadence_problem(boxes: list[SimBox], rate: float) -> str | None:
+    """Why this rate would make the boxes look dead, if it would: with heartbeats in turn,
+    each box sends one every len(boxes)/rate seconds, which must stay within its interval
+    (SafeZone marks a box offline after two missed intervals)."""
+    every = len(boxes) / rate
+    slowest = min(box.heartbeat_interval_s for box in boxes)
+    if every <= slowest:
+        return None
+    return (
+        f"each box would send a heartbeat only every {every:.0f} s, more than its interval"
+        f" of {slowest} s: SafeZone would mark boxes offline; raise --rate to at least"
+        f" {len(boxes) / slowest:.2f} or lower --count"
+    )
 
 
 class SeqClock:
@@ -117,6 +139,8 @@ def mqtt_sender(url: str) -> Sender:
     )
     if address.username:
         client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set()
     client.connect(address.host, address.port, keepalive=30)
     client.loop_start()
 
@@ -151,6 +175,7 @@ def run(
     interval = 1.0 / rate
     due = started
     pending_cancel: list[tuple[float, SimBox]] = []
+    beats = 0  # heartbeats go to the boxes in turn
     while not stop.is_set():
         now = time.monotonic()
         if duration_s is not None and now - started >= duration_s:
@@ -166,15 +191,19 @@ def run(
             box = rng.choice(boxes)
             roll = rng.random()
             forged = roll < mix.forged
-            if roll < mix.forged + mix.press:
+            if forged:  # someone without the key, sending anything
+                kind = rng.choice(("press", "heartbeat", "heartbeat", "test", "cancel"))
+            elif roll < mix.forged + mix.press:
                 kind = "press"
-                if not forged and rng.random() < mix.cancel_after_press:
+                if rng.random() < mix.cancel_after_press:
                     pending_cancel.append((now + rng.uniform(2, 8), box))
                     pending_cancel.sort(key=lambda item: item[0])
             elif roll < mix.forged + mix.press + mix.test:
                 kind = "test"
             else:
                 kind = "heartbeat"
+                box = boxes[beats % len(boxes)]
+                beats += 1
         label = f"forged-{kind}" if forged else kind
         try:
             answer = send(box, message(box, kind, clock.next(), forged=forged))
