@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from safezone.audit.models import AuditEntry
+from safezone.core.bus.outbox import OutboxEvent
 from safezone.incidents.models import Incident
 from safezone.sos import service as sos_service
 from safezone.sos.models import BoxEvent, BoxRejection, BoxStatus
@@ -163,6 +165,47 @@ def test_reused_seq_with_other_content_is_refused(client, db, auth, sos_site):
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "seq_reused"
     assert incidents(db) == []
+    counts = client.get("/api/v1/sos/rejections", headers=auth("operator")).json()
+    assert counts == [{"box_id": BOX_ID, "reason": "seq_reused", "count": 1}]
+    audit = client.get("/api/v1/audit?action=sos.rejected", headers=auth("commander")).json()
+    assert [item["payload"]["reason"] for item in audit["items"]] == ["seq_reused"]
+
+
+def test_a_press_its_audit_entries_and_events_commit_together_or_not_at_all(
+    db, sos_site, monkeypatch
+):
+    def written() -> dict[str, list[str]]:
+        with db.reader() as session:
+            return {
+                "events": list(session.scalars(select(BoxEvent.type).order_by(BoxEvent.id))),
+                "incidents": list(session.scalars(select(Incident.title).order_by(Incident.id))),
+                "audit": list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq))),
+                "outbox": list(session.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.id))),
+            }
+
+    before = written()
+    body = json.dumps(box_message("press", 1))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    # A failure late in the press (after its event, incident and first audit entries):
+    # nothing of it stays, so the box's retry is a first delivery, not a duplicate.
+    monkeypatch.setattr(sos_service, "respond", fail)
+    with pytest.raises(RuntimeError):
+        sos_service.receive(db, box_id=BOX_ID, body=body, transport="http", tolerance_s=300)
+    assert written() == before
+    monkeypatch.undo()
+
+    result = sos_service.receive(db, box_id=BOX_ID, body=body, transport="http", tolerance_s=300)
+    assert result.status == "accepted" and result.incident_id is not None
+    after = written()
+    assert after["events"] == [*before["events"], "press"]
+    assert len(after["incidents"]) == len(before["incidents"]) + 1
+    new_audit = after["audit"][len(before["audit"]) :]
+    assert {"incident.created", "sos.response", "sos.press"} <= set(new_audit)
+    new_events = after["outbox"][len(before["outbox"]) :]
+    assert {"incident.created", "sos.response"} <= set(new_events)
 
 
 def test_test_press_is_logged_without_an_incident(client, db, auth, sos_site):
