@@ -112,6 +112,10 @@ def test_refused_messages_are_counted_audited_and_make_nothing(
     assert audit["items"][-1]["payload"]["reason"] == reason
 
 
+def utc_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def signed(payload: dict[str, object]) -> dict[str, object]:
     return {**payload, "sig": sos_service.sign(payload, BOX_SECRET)}
 
@@ -148,8 +152,12 @@ def test_malformed_json_and_unknown_box(client, db, sos_site):
         (box_message("press", -5), "seq"),
         (box_message("press", 1, extra_field=1), "extra_field"),
         (signed({"type": "press", "seq": 1, "ts": "yesterday"}), "ts"),
+        (signed({"type": "press", "seq": "1", "ts": utc_text()}), "seq"),
+        (signed({"type": "press", "seq": True, "ts": utc_text()}), "seq"),
+        (signed({"type": "press", "seq": 1, "ts": utc_text()[:-1]}), "ts"),  # no zone
+        (signed({"type": "press", "seq": 1, "ts": int(datetime.now(UTC).timestamp())}), "ts"),
     ],
-    ids=["type", "seq", "unknown-field", "ts"],
+    ids=["type", "seq", "unknown-field", "ts", "seq-text", "seq-bool", "ts-naive", "ts-epoch"],
 )
 def test_a_malformed_message_names_its_field(client, sos_site, message, field):
     r = client.post(URL, json=message)

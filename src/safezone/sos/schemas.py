@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from safezone.cameras.schemas import CameraView, SnapshotRead
 from safezone.core.geo import Latitude, Longitude
@@ -19,10 +19,25 @@ class BoxMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: BoxMessageType
-    seq: int = Field(ge=0, le=2**53)
+    # A JSON integer: not "42", 42.0 or true (the signed bytes would differ on re-encoding).
+    seq: StrictInt = Field(ge=0, le=2**53)
     ts: datetime = Field(description="ISO-8601 UTC, e.g. 2026-11-26T14:00:00Z")
     sig: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="HMAC-SHA256, hex")
     data: dict[str, Any] | None = Field(None, description="Vendor extras, signed too")
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _ts_is_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("must be ISO-8601 text, e.g. 2026-11-26T14:00:00Z")
+        return value
+
+    @field_validator("ts")
+    @classmethod
+    def _ts_has_zone(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:  # a box's local clock would pass for UTC
+            raise ValueError("needs its time zone: end it with Z (UTC)")
+        return value
 
 
 class BoxAnswer(BaseModel):
