@@ -118,6 +118,13 @@
       if (phase === "countdown") el("sos-countdown-cancel").focus();
     }
 
+    /** Why the server refused, in the caller's language where the app knows the reason
+     * (the server's own words, in English, otherwise). */
+    function reason(error) {
+      const key = "sos.error." + (error.code || "");
+      return SZ.i18n.has(key) ? t(key) : error.message || String(error.status);
+    }
+
     function say(key, params) {
       setText(detailLine, key, params);
     }
@@ -386,7 +393,7 @@
       if (!record) return;
       if (record.error) {
         finish();
-        setPhase("failed", { message: record.error.message || String(record.error.status) });
+        setPhase("failed", { message: reason(record.error) });
         say("sos.call_191_hint");
         return;
       }
@@ -468,7 +475,7 @@
         await refresh();
       } catch (err) {
         problem.hidden = false;
-        setText(problem, "sos.cancel_failed", { message: err.message });
+        setText(problem, "sos.cancel_failed", { message: reason(err) });
       } finally {
         yes.disabled = false;
       }
