@@ -120,7 +120,7 @@ def signed(payload: dict[str, object]) -> dict[str, object]:
     return {**payload, "sig": sos_service.sign(payload, BOX_SECRET)}
 
 
-def test_malformed_json_and_unknown_box(client, db, sos_site):
+def test_malformed_json_and_unknown_box(client, db, auth, sos_site):
     r = client.post(URL, content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "malformed"
     assert r.json()["error"]["field"] == "payload"
@@ -143,6 +143,11 @@ def test_malformed_json_and_unknown_box(client, db, sos_site):
         (BOX_ID, "malformed"),
     ]
     assert incidents(db) == []
+    # Admins (who register boxes) see the unregistered id; other roles see their station's.
+    admin = client.get("/api/v1/sos/rejections", headers=auth("admin")).json()
+    assert {"box_id": "BOX-NOPE", "reason": "unknown_box", "count": 1} in admin
+    operator = client.get("/api/v1/sos/rejections", headers=auth("operator")).json()
+    assert [row["box_id"] for row in operator] == [BOX_ID, BOX_ID]
 
 
 @pytest.mark.parametrize(

@@ -57,8 +57,11 @@ def box_status(session: SessionDep, principal: Staff) -> Any:
 
 @router.get("/rejections", response_model=list[schemas.RejectionCount])
 def rejections(session: SessionDep, principal: ControlRoom) -> Any:
-    """How many messages each box had refused, by reason."""
-    return sos_service.rejection_counts(session, station_id=principal.station_id)
+    """How many messages each box had refused, by reason (admins also see those from box
+    ids that no station has registered)."""
+    return sos_service.rejection_counts(
+        session, station_id=principal.station_id, unregistered=principal.role == "admin"
+    )
 
 
 @router.get("/responses/{incident_id}", response_model=schemas.ResponseRead)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -959,10 +959,16 @@ def box_statuses(session: Session, *, station_id: str) -> list[BoxStatus]:
     )
 
 
-def rejection_counts(session: Session, *, station_id: str) -> list[RejectionCount]:
+def rejection_counts(
+    session: Session, *, station_id: str, unregistered: bool = False
+) -> list[RejectionCount]:
+    """Refused messages per box and reason at the station; with ``unregistered`` (for
+    admins, who register boxes) also those from box ids no station has, which belong to
+    no station: a box installed with a mistyped id shows up there."""
+    at_station = BoxRejection.station_id == station_id
     rows = session.execute(
         select(BoxRejection.box_id, BoxRejection.reason, func.count())
-        .where(BoxRejection.station_id == station_id)
+        .where(or_(at_station, BoxRejection.station_id.is_(None)) if unregistered else at_station)
         .group_by(BoxRejection.box_id, BoxRejection.reason)
         .order_by(BoxRejection.box_id, BoxRejection.reason)
     ).all()
