@@ -50,6 +50,7 @@ from safezone.realtime.router import router as realtime_router
 from safezone.realtime.service import StreamHub
 from safezone.reports.router import router as reports_router
 from safezone.sos import jobs as sos_jobs
+from safezone.sos import service as sos_service
 from safezone.sos.gateway import MqttGateway
 from safezone.sos.gateway_process import GatewayProcess
 from safezone.sos.router import router as sos_router
@@ -333,6 +334,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.state.scheduler = scheduler
     app.state.gateway = gateway
     app.state.authenticator = auth_service.authenticate_request
+    app.state.panic_sources = sos_service.PanicSources()
     app.state.login_throttle = auth_service.IpThrottle(
         max_failures=settings.login_max_failures * 4, window_s=15 * 60
     )

@@ -83,6 +83,27 @@ def test_a_place_marked_on_the_map_is_sent_and_the_operator_is_told(client, auth
     assert "map" not in detail.json()["description"]
 
 
+def test_many_sos_from_one_address_are_all_taken_and_the_operator_is_told(client, auth, sos_site):
+    """Never refused (a carrier's NAT, a crowd at one fire); from the third the incident
+    points it out. A retry of the same SOS does not count twice."""
+    states = [start(client, ref=f"crowd-ref-000{i}").json() for i in range(1, 4)]
+    assert start(client, ref="crowd-ref-0001").json() == states[0]  # a retry, not a 4th
+    descriptions = [
+        client.get(f"/api/v1/incidents/{s['incident_id']}", headers=auth("operator")).json()[
+            "description"
+        ]
+        for s in states
+    ]
+    assert "same network address" not in descriptions[0] + descriptions[1]
+    assert "SOS no. 3 from the same network address in 10 minutes" in descriptions[2]
+    fourth = start(client, ref="crowd-ref-0004")
+    assert fourth.status_code == 201
+    detail = client.get(
+        f"/api/v1/incidents/{fourth.json()['incident_id']}", headers=auth("operator")
+    )
+    assert "SOS no. 4 from" in detail.json()["description"]
+
+
 def test_the_trail_closes_when_an_operator_resolves_the_sos(client, auth, sos_site):
     state = start(client).json()
     url = f"/api/v1/incidents/{state['incident_id']}/transitions"

@@ -73,9 +73,14 @@ def response(incident_id: int, session: SessionDep, principal: Staff) -> Any:
 
 
 @router.post("/panic", response_model=schemas.PanicState, status_code=201)
-def start_panic(data: schemas.PanicStart, session: SessionDep, principal: Anyone) -> Any:
-    """The citizen app's SOS button. Anyone may press it; no account is needed."""
-    return sos_service.start_panic(session, data=data, principal=principal)
+def start_panic(
+    data: schemas.PanicStart, request: Request, session: SessionDep, principal: Anyone
+) -> Any:
+    """The citizen app's SOS button. Anyone may press it; no account is needed. Never
+    refused for coming often from one address; the incident says so from the third."""
+    address = request.client.host if request.client else "unknown"
+    same_source = request.app.state.panic_sources.note(address, data.client_ref)
+    return sos_service.start_panic(session, data=data, principal=principal, same_source=same_source)
 
 
 @router.get("/panic/{tracking_code}", response_model=schemas.PanicState)

@@ -10,6 +10,8 @@ gateway.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -977,16 +979,53 @@ def rejection_counts(
 
 # --- citizen panic SOS ----------------------------------------------------------------
 
+SAME_SOURCE_WINDOW_S = 600.0
+SAME_SOURCE_NOTED_FROM = 3  # the 3rd SOS from one address in the window is pointed out
 
-def start_panic(session: Session, *, data: PanicStart, principal: Any) -> PanicState:
+
+class PanicSources:
+    """How many different panic SOS one network address started lately (per process).
+
+    An SOS is never refused for this: many phones share one address (a carrier's NAT, a
+    building's Wi-Fi), and a crowd at one fire presses SOS together. From the third in
+    ten minutes the incident says so, so the operator can tell a prank run from a crowd.
+    """
+
+    def __init__(self, window_s: float = SAME_SOURCE_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._seen: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, address: str, client_ref: str) -> int:
+        """Record an SOS (a retry with the same client_ref counts once); how many
+        different ones the address started within the window, this one included."""
+        now = time.monotonic()
+        with self._lock:
+            refs = {
+                ref: at
+                for ref, at in self._seen.get(address, {}).items()
+                if now - at < self.window_s
+            }
+            refs.setdefault(client_ref, now)
+            self._seen[address] = refs
+            if len(self._seen) > 10_000:  # forget quiet addresses
+                self._seen = {a: r for a, r in self._seen.items() if r}
+            return len(refs)
+
+
+def start_panic(
+    session: Session, *, data: PanicStart, principal: Any, same_source: int = 1
+) -> PanicState:
     """A citizen's panic button: an emergency report, a critical incident and the whole
-    response at once. A retry with the same client_ref returns the first SOS."""
+    response at once. A retry with the same client_ref returns the first SOS.
+    ``same_source``: how many different SOS this one's network address started lately
+    (``PanicSources``), said in the incident from ``SAME_SOURCE_NOTED_FROM`` on."""
     submitted = reports_service.submit_report(
         session,
         data=ReportCreate(
             kind="emergency",
             category="sos",
-            description=_panic_description(data),
+            description=_panic_description(data, same_source),
             lat=data.lat,
             lon=data.lon,
             accuracy_m=data.accuracy_m,
@@ -1021,12 +1060,18 @@ def start_panic(session: Session, *, data: PanicStart, principal: Any) -> PanicS
     return panic_state(session, tracking_code=report.tracking_code)
 
 
-def _panic_description(data: PanicStart) -> str:
+def _panic_description(data: PanicStart, same_source: int = 1) -> str:
     text = data.description.strip() or "SOS (panic button in the SafeZone app)"
     if data.location_source == "map":
         text += (
             " — the phone could not give a position: the caller marked the place on the map"
             " (check it on the call)"
+        )
+    if same_source >= SAME_SOURCE_NOTED_FROM:
+        minutes = round(SAME_SOURCE_WINDOW_S / 60)
+        text += (
+            f" — SOS no. {same_source} from the same network address in {minutes} minutes"
+            " (a crowd in one place, or a prank: check)"
         )
     return text
 
