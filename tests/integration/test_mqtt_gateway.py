@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +16,7 @@ from safezone.app import create_app
 from safezone.incidents.models import Incident
 from safezone.sos import service as sos_service
 from safezone.sos import simulator
-from safezone.sos.models import BoxRejection
+from safezone.sos.models import BoxRejection, BoxStatus
 from tests.integration.conftest import publisher
 from tests.sos.conftest import BOX_ID, box_message
 
@@ -33,20 +35,58 @@ def count(db, model, *where) -> int:
         return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-@pytest.fixture(params=[True, False], ids=["own-process", "thread"])
-def mqtt_app(request, settings, db, mqtt_url, gateway_id, sos_site):
-    """The app with its gateway in a process of its own (the default) and as a thread."""
+@contextmanager
+def running(settings, db, mqtt_url: str, gateway_id: str, *, own_process: bool):
+    """The app with its MQTT gateway connected (persistent session ``gateway_id``)."""
     settings = settings.model_copy(
         update={
             "mqtt_url": mqtt_url,
             "mqtt_client_id": gateway_id,
-            "mqtt_gateway_process": request.param,
+            "mqtt_gateway_process": own_process,
         }
     )
     app = create_app(settings, database=db)
     with TestClient(app) as client:
         assert app.state.gateway.connected.wait(10), "the gateway did not connect"
         yield client
+
+
+@pytest.fixture(params=[True, False], ids=["own-process", "thread"])
+def mqtt_app(request, settings, db, mqtt_url, gateway_id, sos_site):
+    """The app with its gateway in a process of its own (the default) and as a thread."""
+    with running(settings, db, mqtt_url, gateway_id, own_process=request.param) as client:
+        yield client
+
+
+def test_a_press_held_by_the_broker_while_safezone_was_down_is_taken_late(
+    settings, db, mqtt_url, gateway_id, sos_site
+):
+    """SafeZone is down for half an hour; a press waits at the broker (the gateway's
+    persistent session) and arrives with its old timestamp when SafeZone is back."""
+    with running(settings, db, mqtt_url, gateway_id, own_process=False):
+        pass  # the gateway's session now exists at the broker
+    now = datetime.now(UTC)
+    with db.transaction() as session:  # the box was last heard before the outage
+        session.merge(
+            BoxStatus(
+                box_id=BOX_ID,
+                station_id="MDH",
+                online=False,
+                last_message_at=now - timedelta(minutes=40),
+            )
+        )
+    box = publisher(mqtt_url)
+    held = box_message("press", 1, ts=now - timedelta(minutes=30))
+    box.publish(f"safezone/sos/{BOX_ID}/event", json.dumps(held), qos=1).wait_for_publish(5)
+    box.loop_stop()
+    box.disconnect()
+    assert count(db, Incident) == 0
+    with running(settings, db, mqtt_url, gateway_id, own_process=False):
+        wait_for(lambda: count(db, Incident) == 1)
+    with db.reader() as session:
+        [incident] = session.scalars(select(Incident))
+        assert "late (held while the box could not reach it)" in incident.description
+    assert count(db, BoxRejection) == 0
 
 
 def test_press_over_mqtt_makes_one_incident_even_if_delivered_twice(mqtt_app, db, mqtt_url):
