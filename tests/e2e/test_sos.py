@@ -538,7 +538,11 @@ def test_without_a_position_the_caller_marks_the_place_on_a_map(
     assert sos_incidents(base, token_for) == []
     # The map is centred on the city's zones (the market square): tap its middle.
     app.wait_for_timeout(500)  # (let the zones load and the map settle)
-    app.locator("#sos-pick-map").click()
+    # Without a pointer: Enter on the focused map marks its centre.
+    app.locator("#sos-pick-map").focus()
+    app.keyboard.press("Enter")
+    expect(send).to_be_enabled()
+    app.locator("#sos-pick-map").click()  # a tap moves the mark
     expect(send).to_be_enabled()
     screenshot(app, "sos-no-location.png")
     send.click()

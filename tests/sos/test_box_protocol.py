@@ -124,6 +124,13 @@ def test_malformed_json_and_unknown_box(client, db, auth, sos_site):
     r = client.post(URL, content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "malformed"
     assert r.json()["error"]["field"] == "payload"
+    # The same body for an id no station has gets the same answer (ids cannot be probed).
+    nope = client.post(
+        "/api/v1/sos/boxes/BOX-NOPE/events",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert (nope.status_code, nope.json()) == (r.status_code, r.json())
     # An unknown box gets the answer a wrong signature gets, so box ids cannot be probed;
     # the reason is still counted as what it is.
     unknown = client.post("/api/v1/sos/boxes/BOX-NOPE/events", json=box_message("press", 1))
@@ -138,6 +145,7 @@ def test_malformed_json_and_unknown_box(client, db, auth, sos_site):
     with db.reader() as session:
         reasons = session.execute(select(BoxRejection.box_id, BoxRejection.reason)).all()
     assert sorted(reasons) == [
+        ("BOX-NOPE", "malformed"),
         ("BOX-NOPE", "unknown_box"),
         (BOX_ID, "bad_signature"),
         (BOX_ID, "malformed"),
@@ -161,8 +169,21 @@ def test_malformed_json_and_unknown_box(client, db, auth, sos_site):
         (signed({"type": "press", "seq": True, "ts": utc_text()}), "seq"),
         (signed({"type": "press", "seq": 1, "ts": utc_text()[:-1]}), "ts"),  # no zone
         (signed({"type": "press", "seq": 1, "ts": int(datetime.now(UTC).timestamp())}), "ts"),
+        (signed({"type": "press", "seq": 1, "ts": str(int(datetime.now(UTC).timestamp()))}), "ts"),
+        (signed({"type": "press", "seq": 1, "ts": utc_text().replace("T", " ")}), "ts"),
     ],
-    ids=["type", "seq", "unknown-field", "ts", "seq-text", "seq-bool", "ts-naive", "ts-epoch"],
+    ids=[
+        "type",
+        "seq",
+        "unknown-field",
+        "ts",
+        "seq-text",
+        "seq-bool",
+        "ts-naive",
+        "ts-epoch",
+        "ts-epoch-text",
+        "ts-space",
+    ],
 )
 def test_a_malformed_message_names_its_field(client, sos_site, message, field):
     r = client.post(URL, json=message)
@@ -241,17 +262,17 @@ def test_a_box_signing_by_the_documented_formula_is_accepted(client, db, auth, s
     assert r.status_code == 201, r.text
 
 
-def test_the_worked_signature_example_in_the_devices_doc_is_right():
+def test_the_worked_signature_examples_in_the_devices_doc_are_right():
     text = DEVICES_DOC.read_text(encoding="utf-8")
-    secret = re.search(r"^secret: (\S+)$", text, re.M)
-    signed = re.search(r"^signed: (\{.*\})$", text, re.M)
-    sig = re.search(r"^sig: +([0-9a-f]{64})$", text, re.M)
-    assert secret and signed and sig, "the worked example is missing from docs/devices.md"
-    message = json.loads(signed.group(1))
-    assert sos_service.signing_bytes(message) == signed.group(1).encode()
-    assert sos_service.sign(message, secret.group(1)) == sig.group(1)
-    # The example message at the top of the page carries that same signature.
-    assert f'"sig": "{sig.group(1)}"' in text
+    examples = re.findall(r"^secret: (\S+)\nsigned: (\{.*\})\nsig: +([0-9a-f]{64})$", text, re.M)
+    assert len(examples) == 2, "the worked examples are missing from docs/devices.md"
+    for secret, signed, sig in examples:
+        message = json.loads(signed)
+        assert sos_service.signing_bytes(message) == signed.encode()
+        assert sos_service.sign(message, secret) == sig
+    # One has text beyond ASCII in it, escaped; the message at the top carries the first.
+    assert "\\u0e40" in examples[1][1]
+    assert f'"sig": "{examples[0][2]}"' in text
 
 
 def last_heard(db, at: datetime) -> None:
@@ -270,7 +291,7 @@ def test_presses_held_while_the_box_could_not_reach_safezone_arrive_late(
     second = client.post(URL, json=box_message("press", 11, ts=now - timedelta(minutes=29)))
     assert (first.status_code, second.status_code) == (201, 201), second.text
     [incident, _] = incidents(db)
-    assert "reached SafeZone 30 min" in incident.description
+    assert "was pressed 30 min before the press reached SafeZone" in incident.description
     assert "held while the box could not reach it" in incident.description
     audit = client.get("/api/v1/audit?action=sos.press", headers=auth("commander")).json()
     late = sorted(item["payload"]["late_s"] for item in audit["items"])
@@ -298,6 +319,29 @@ def test_an_old_press_is_refused_once_the_box_was_heard_since(client, db, auth, 
     assert incidents(db) == []
     counts = client.get("/api/v1/sos/rejections", headers=auth("operator")).json()
     assert counts == [{"box_id": BOX_ID, "reason": "stale_timestamp", "count": 1}]
+
+
+def test_a_stored_press_sent_again_long_after_is_a_duplicate_not_stale(db, sos_site):
+    """Its answer was lost; the box retries the very message after the window (and after
+    its heartbeats went through): it is the same message, not a replay to refuse."""
+    now = datetime.now(UTC)
+    press = json.dumps(box_message("press", 40, ts=now))
+
+    def handle(body: str, at: datetime) -> sos_service.BoxResult:
+        with db.transaction() as session:
+            return sos_service.handle_box_message(
+                session, box_id=BOX_ID, body=body, transport="http", tolerance_s=300, now=at
+            )
+
+    first = handle(press, now)
+    assert first.status == "accepted"
+    assert handle(json.dumps(box_message("heartbeat", 41)), now).status == "accepted"
+    again = handle(press, now + timedelta(minutes=20))
+    assert (again.status, again.incident_id) == ("duplicate", first.incident_id)
+    # A different message sent before the box was last heard is still refused.
+    sent = now - timedelta(minutes=10)
+    other = handle(json.dumps(box_message("press", 42, ts=sent)), now + timedelta(minutes=20))
+    assert other.reason == "stale_timestamp"
 
 
 def test_a_held_press_stays_late_when_a_heartbeat_is_stored_before_it(db, sos_site):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from safezone.reports.models import Report
+from safezone.sos import service as sos_service
 from tests.conftest import INSIDE
 
 
@@ -69,18 +73,22 @@ def test_trail_points_then_cancel_closes_the_trail(client, auth, sos_site):
     assert incident["timeline"][-1]["action"] == "sos_cancelled"
 
 
-def test_a_place_marked_on_the_map_is_sent_and_the_operator_is_told(client, auth, sos_site):
+def test_a_place_marked_on_the_map_is_sent_and_the_operator_is_told(client, auth, db, sos_site):
     """A phone that cannot give a position: the caller marked the place on the map."""
-    r = start(client, accuracy_m=None, location_source="map")
+    r = start(client, accuracy_m=30, location_source="map")
     assert r.status_code == 201, r.text
-    incident = client.get(
-        f"/api/v1/incidents/{r.json()['incident_id']}", headers=auth("operator")
-    ).json()
+    incident_id = r.json()["incident_id"]
+    incident = client.get(f"/api/v1/incidents/{incident_id}", headers=auth("operator")).json()
     assert "marked the place on the map" in incident["description"]
     assert (incident["lat"], incident["lon"]) == pytest.approx(INSIDE)
-    gps = start(client, ref="panic-ref-0002").json()
-    detail = client.get(f"/api/v1/incidents/{gps['incident_id']}", headers=auth("operator"))
-    assert "map" not in detail.json()["description"]
+    # Not a measured position: no accuracy, and not the first point of the live trail.
+    response = client.get(f"/api/v1/sos/responses/{incident_id}", headers=auth("operator"))
+    assert response.json()["trail"] == []
+    with db.reader() as session:
+        [accuracy] = session.scalars(
+            select(Report.accuracy_m).where(Report.incident_id == incident_id)
+        )
+    assert accuracy is None
 
 
 def test_many_sos_from_one_address_are_all_taken_and_the_operator_is_told(client, auth, sos_site):
@@ -102,6 +110,18 @@ def test_many_sos_from_one_address_are_all_taken_and_the_operator_is_told(client
         f"/api/v1/incidents/{fourth.json()['incident_id']}", headers=auth("operator")
     )
     assert "SOS no. 4 from" in detail.json()["description"]
+
+
+def test_sos_sources_are_forgotten_after_the_window_and_capped():
+    sources = sos_service.PanicSources(window_s=0.05, sweep_s=0)
+    assert [sources.note("10.0.0.1", ref) for ref in ("r1", "r2", "r1")] == [1, 2, 2]
+    time.sleep(0.08)
+    assert sources.note("10.0.0.2", "r9") == 1  # the sweep forgets the quiet address
+    assert len(sources) == 1
+    assert sources.note("10.0.0.1", "r3") == 1  # its old SOS no longer count
+    flood = sos_service.PanicSources()
+    counts = [flood.note("10.0.0.3", f"ref-{i}") for i in range(sos_service.SAME_SOURCE_KEPT + 5)]
+    assert counts[-1] == sos_service.SAME_SOURCE_KEPT == max(counts)
 
 
 def test_the_trail_closes_when_an_operator_resolves_the_sos(client, auth, sos_site):

@@ -82,7 +82,7 @@ def _deliver(url: str, *, body: dict[str, Any], secret: str | None, event_id: st
             if response.status_code < 300:
                 return None
             problem = f"answered {response.status_code}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # (a bad URL too: it is reported, never lost in a thread)
             problem = f"{type(exc).__name__}: {exc}"
         log.warning("webhook %s: %s", url, problem)
         if attempt + 1 < WEBHOOK_ATTEMPTS:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -9,6 +10,7 @@ from safezone.cameras.schemas import CameraView, SnapshotRead
 from safezone.core.geo import Latitude, Longitude
 from safezone.patrol.schemas import UnitSuggestion
 
+_ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?")
 BoxMessageType = Literal["press", "cancel", "heartbeat", "tamper", "power", "test"]
 TYPES: tuple[str, ...] = ("press", "cancel", "heartbeat", "tamper", "power", "test")
 
@@ -28,7 +30,8 @@ class BoxMessage(BaseModel):
     @field_validator("ts", mode="before")
     @classmethod
     def _ts_is_text(cls, value: Any) -> Any:
-        if not isinstance(value, str):
+        # Only ISO-8601 date-and-time text: not a number, nor what else the parser takes.
+        if not isinstance(value, str) or not _ISO_8601.fullmatch(value):
             raise ValueError("must be ISO-8601 text, e.g. 2026-11-26T14:00:00Z")
         return value
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from safezone.audit import service as audit_service
@@ -49,6 +49,7 @@ from safezone.zones import service as zones_service
 
 URGENT_SOURCES = ("sos", "emergency")
 CANCEL_WINDOW = timedelta(minutes=10)
+UNREGISTERED_SHOWN = 50  # refusals of unregistered box ids listed for admins, most first
 MAX_BODY_BYTES = 4096
 # HTTP status, field and message for each reason a message is refused. An unknown box
 # answers as a bad signature does (the reason is counted apart), so ids cannot be probed.
@@ -408,10 +409,10 @@ def check(
             box_id, box, None, now, reason, seq, detail, at, body=body, tolerance_s=tolerance_s
         )
 
+    if isinstance(payload, str):  # (before the box: answers must not tell ids apart)
+        return refused("malformed", None, payload)
     if box is None or not box.active:
         return refused("unknown_box")
-    if isinstance(payload, str):
-        return refused("malformed", None, payload)
     signature = payload.get("sig")
     if not isinstance(signature, str) or not constant_time_equal(
         signature.lower(), sign(payload, box.secret)
@@ -535,6 +536,14 @@ def _as_of_now(item: Prepared, box: BoxInfo | None) -> Prepared:
 def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
     checked = item.checked
     box, message = checked.box, checked.message
+    if checked.reason == "stale_timestamp" and box is not None and checked.seq is not None:
+        # An old message already stored (its answer lost, the box retrying after an
+        # outage): the same message again, not a stale one.
+        payload = parse_body(checked.body)
+        sig = payload.get("sig") if isinstance(payload, dict) else None
+        previous = _stored(session, box=box, seq=checked.seq)
+        if previous is not None and isinstance(sig, str) and previous.signature == sig.lower():
+            return BoxResult("duplicate", box.id, seq=checked.seq, incident_id=previous.incident_id)
     if message is None or box is None:
         return _reject(
             session,
@@ -570,9 +579,7 @@ def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
         },
     )
     if event_id is None:
-        previous = session.scalar(
-            select(BoxEvent).where(BoxEvent.box_id == box.id, BoxEvent.seq == message.seq)
-        )
+        previous = _stored(session, box=box, seq=message.seq)
         if previous is None or previous.signature == message.sig.lower():
             incident_id = previous.incident_id if previous is not None else None
             return BoxResult("duplicate", box.id, seq=message.seq, incident_id=incident_id)
@@ -595,6 +602,11 @@ def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
         around=item.surroundings,
         late_s=checked.late_s,
     )
+
+
+def _stored(session: Session, *, box: BoxInfo, seq: int) -> BoxEvent | None:
+    """The box's stored message with this seq, if there is one."""
+    return session.scalar(select(BoxEvent).where(BoxEvent.box_id == box.id, BoxEvent.seq == seq))
 
 
 def _heartbeat(session: Session, *, box: Any, message: BoxMessage, now: datetime) -> BoxResult:
@@ -698,8 +710,8 @@ def _press_description(box: BoxInfo, message: BoxMessage, late_s: float) -> str:
         return f"SOS box {box.id} was pressed"
     sent = message.ts.astimezone(UTC) if message.ts.tzinfo else message.ts
     return (
-        f"SOS box {box.id} was pressed at {sent:%Y-%m-%d %H:%M:%S} UTC; the press reached"
-        f" SafeZone {_duration(late_s)} late (held while the box could not reach it)"
+        f"SOS box {box.id} was pressed {_duration(late_s)} before the press reached SafeZone"
+        f" (held while the box could not reach it; sent {sent:%Y-%m-%d %H:%M:%S} UTC)"
     )
 
 
@@ -708,6 +720,8 @@ def _duration(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     if hours:
         return f"{hours} h {minutes} min"
+    if minutes >= 10:
+        return f"{minutes} min"
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
@@ -967,13 +981,22 @@ def rejection_counts(
     """Refused messages per box and reason at the station; with ``unregistered`` (for
     admins, who register boxes) also those from box ids no station has, which belong to
     no station: a box installed with a mistyped id shows up there."""
-    at_station = BoxRejection.station_id == station_id
-    rows = session.execute(
-        select(BoxRejection.box_id, BoxRejection.reason, func.count())
-        .where(or_(at_station, BoxRejection.station_id.is_(None)) if unregistered else at_station)
-        .group_by(BoxRejection.box_id, BoxRejection.reason)
-        .order_by(BoxRejection.box_id, BoxRejection.reason)
-    ).all()
+    counted = select(BoxRejection.box_id, BoxRejection.reason, func.count()).group_by(
+        BoxRejection.box_id, BoxRejection.reason
+    )
+    rows = list(
+        session.execute(
+            counted.where(BoxRejection.station_id == station_id).order_by(
+                BoxRejection.box_id, BoxRejection.reason
+            )
+        ).all()
+    )
+    if unregistered:  # anyone can send to made-up ids: the most frequent ones only
+        rows += session.execute(
+            counted.where(BoxRejection.station_id.is_(None))
+            .order_by(func.count().desc(), BoxRejection.box_id)
+            .limit(UNREGISTERED_SHOWN)
+        ).all()
     return [RejectionCount(box_id=b, reason=r, count=int(n)) for b, r, n in rows]
 
 
@@ -981,6 +1004,7 @@ def rejection_counts(
 
 SAME_SOURCE_WINDOW_S = 600.0
 SAME_SOURCE_NOTED_FROM = 3  # the 3rd SOS from one address in the window is pointed out
+SAME_SOURCE_KEPT = 100  # counted up to this many per address (enough to say "a flood")
 
 
 class PanicSources:
@@ -991,26 +1015,40 @@ class PanicSources:
     ten minutes the incident says so, so the operator can tell a prank run from a crowd.
     """
 
-    def __init__(self, window_s: float = SAME_SOURCE_WINDOW_S) -> None:
+    def __init__(self, window_s: float = SAME_SOURCE_WINDOW_S, sweep_s: float = 60.0) -> None:
         self.window_s = window_s
-        self._seen: dict[str, dict[str, float]] = {}
+        self.sweep_s = sweep_s
+        self._seen: dict[str, dict[str, float]] = {}  # address -> {client_ref: first seen}
+        self._next_sweep = 0.0
         self._lock = threading.Lock()
 
     def note(self, address: str, client_ref: str) -> int:
         """Record an SOS (a retry with the same client_ref counts once); how many
-        different ones the address started within the window, this one included."""
+        different ones the address started within the window, this one included (at
+        most ``SAME_SOURCE_KEPT``)."""
         now = time.monotonic()
         with self._lock:
+            if now >= self._next_sweep:  # forget quiet addresses, now and then
+                self._seen = {
+                    a: refs
+                    for a, refs in self._seen.items()
+                    if any(now - at < self.window_s for at in refs.values())
+                }
+                self._next_sweep = now + self.sweep_s
             refs = {
                 ref: at
                 for ref, at in self._seen.get(address, {}).items()
                 if now - at < self.window_s
             }
-            refs.setdefault(client_ref, now)
+            if client_ref not in refs and len(refs) < SAME_SOURCE_KEPT:
+                refs[client_ref] = now
             self._seen[address] = refs
-            if len(self._seen) > 10_000:  # forget quiet addresses
-                self._seen = {a: r for a, r in self._seen.items() if r}
-            return len(refs)
+            return len(refs) if client_ref in refs else SAME_SOURCE_KEPT
+
+    def __len__(self) -> int:
+        """How many addresses are remembered."""
+        with self._lock:
+            return len(self._seen)
 
 
 def start_panic(
@@ -1028,7 +1066,8 @@ def start_panic(
             description=_panic_description(data, same_source),
             lat=data.lat,
             lon=data.lon,
-            accuracy_m=data.accuracy_m,
+            # A place marked by hand has no measured accuracy.
+            accuracy_m=data.accuracy_m if data.location_source == "gps" else None,
             client_ref=data.client_ref,
         ),
         principal=principal,
@@ -1046,16 +1085,17 @@ def start_panic(
             box_id=None,
             tracking_code=report.tracking_code,
         )
-        session.add(
-            TrailPoint(
-                incident_id=incident.id,
-                lat=data.lat,
-                lon=data.lon,
-                accuracy_m=data.accuracy_m,
-                at=utcnow(),
-                received_at=utcnow(),
+        if data.location_source == "gps":  # a place marked by hand is not where they were
+            session.add(
+                TrailPoint(
+                    incident_id=incident.id,
+                    lat=data.lat,
+                    lon=data.lon,
+                    accuracy_m=data.accuracy_m,
+                    at=utcnow(),
+                    received_at=utcnow(),
+                )
             )
-        )
         session.flush()
     return panic_state(session, tracking_code=report.tracking_code)
 

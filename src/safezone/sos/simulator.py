@@ -71,18 +71,22 @@ def load_boxes(device_file: Path, count: int) -> list[SimBox]:
     return boxes[:count]
 
 
-def cadence_problem(boxes: list[SimBox], rate: float) -> str | None:
-    """Why this rate would make the boxes look dead, if it would: with heartbeats in turn,
-    each box sends one every len(boxes)/rate seconds, which must stay within its interval
-    (SafeZone marks a box offline after two missed intervals)."""
-    every = len(boxes) / rate
-    slowest = min(box.heartbeat_interval_s for box in boxes)
-    if every <= slowest:
+def cadence_problem(boxes: list[SimBox], rate: float, mix: Mix | None = None) -> str | None:
+    """Why this rate would make the boxes look dead, if it would: with heartbeats in turn
+    (the share of messages ``mix`` leaves to them), each box sends one every
+    len(boxes) / (rate * share) seconds, which must stay within its interval (SafeZone
+    marks a box offline after two missed intervals)."""
+    mix = mix or Mix()
+    beats_per_s = rate * max(1.0 - mix.forged - mix.press - mix.test, 1e-9)
+    every = len(boxes) / beats_per_s
+    shortest = min(box.heartbeat_interval_s for box in boxes)
+    if every <= shortest:
         return None
+    needed = rate * every / shortest
     return (
         f"each box would send a heartbeat only every {every:.0f} s, more than its interval"
-        f" of {slowest} s: SafeZone would mark boxes offline; raise --rate to at least"
-        f" {len(boxes) / slowest:.2f} or lower --count"
+        f" of {shortest} s: SafeZone would mark boxes offline; raise --rate to at least"
+        f" {needed:.2f} or lower --count"
     )
 
 

@@ -66,13 +66,22 @@
   /** An SOS nobody acknowledged in time is escalated to the commander: shown at the top
    * of this page at once (the station's event stream), and on opening the page for those
    * still waiting; gone once someone acknowledges it. */
+  const settled = new Set(); // acknowledged (per the stream) while the list was loading
+
   function watchEscalations() {
+    listenForEscalations();
     api("/api/v1/incidents?status=new&limit=200")
       .then((list) => {
-        list.filter((incident) => incident.escalated_at).forEach((incident) => escalated.set(incident.id, incident));
+        // A list answer older than an acknowledgement the stream brought must not undo it.
+        list
+          .filter((incident) => incident.escalated_at && !settled.has(incident.id))
+          .forEach((incident) => escalated.set(incident.id, incident));
         renderEscalations();
       })
       .catch((err) => console.warn("escalations not loaded", err));
+  }
+
+  function listenForEscalations() {
     if (!window.EventSource) return;
     const source = new EventSource("/api/v1/events/stream");
     const on = (topic, handle) =>
@@ -91,7 +100,9 @@
       renderEscalations();
     });
     on("incident.status_changed", (incident) => {
-      if (incident.status !== "new" && escalated.delete(incident.id)) renderEscalations();
+      if (incident.status === "new") return;
+      settled.add(incident.id);
+      if (escalated.delete(incident.id)) renderEscalations();
     });
   }
 

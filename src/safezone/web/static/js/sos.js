@@ -193,17 +193,33 @@
         });
         // The city's safety zones, to find one's way (and to centre the map on them).
         SZ.map.publicZones(pickMap, () => pickMarker !== null);
-        pickMap.on("click", (event) => {
-          const at = event.latlng;
-          if (!pickMarker) {
-            pickMarker = L.marker(at, { icon: SZ.map.icon("sz-pick-marker", {}, 24), draggable: true }).addTo(pickMap);
-          } else {
-            pickMarker.setLatLng(at);
+        pickMap.on("click", (event) => markAt(event.latlng));
+        // Without a pointer: the arrow keys move the map, Enter marks its centre.
+        pickMap.getContainer().addEventListener("keydown", (event) => {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            markAt(pickMap.getCenter());
           }
-          pickSend.disabled = false;
         });
       }
       pickMap.invalidateSize();
+    }
+
+    function resetPick() {
+      if (pickMarker) pickMarker.remove();
+      pickMarker = null;
+      pickSend.disabled = true;
+      pickBox.hidden = true;
+      noGeo = false;
+    }
+
+    function markAt(at) {
+      if (!pickMarker) {
+        pickMarker = L.marker(at, { icon: SZ.map.icon("sz-pick-marker", {}, 24), draggable: true }).addTo(pickMap);
+      } else {
+        pickMarker.setLatLng(at);
+      }
+      pickSend.disabled = false;
     }
 
     pickSend.addEventListener("click", () => {
@@ -300,6 +316,9 @@
     }
 
     async function fire() {
+      // A place marked by hand was for the SOS before; this one asks the phone again.
+      if (fix && fix.picked) fix = null;
+      resetPick();
       ref = "sos-" + SZ.randomId();
       remember({ ref, started_at: new Date().toISOString() });
       await locateAndQueue();
@@ -492,6 +511,7 @@
     closeButton.addEventListener("click", () => {
       ref = null;
       fix = null;
+      resetPick();
       remember(null);
       closeScreen();
     });
