@@ -16,9 +16,9 @@ from safezone.app import create_app
 from safezone.incidents.models import Incident
 from safezone.sos import service as sos_service
 from safezone.sos import simulator
-from safezone.sos.models import BoxRejection, BoxStatus
+from safezone.sos.models import BoxRejection
 from tests.integration.conftest import publisher
-from tests.sos.conftest import BOX_ID, box_message
+from tests.sos.conftest import BOX_ID, box_message, last_heard
 
 
 def wait_for(predicate, timeout_s: float = 15.0) -> None:
@@ -66,15 +66,7 @@ def test_a_press_held_by_the_broker_while_safezone_was_down_is_taken_late(
     with running(settings, db, mqtt_url, gateway_id, own_process=False):
         pass  # the gateway's session now exists at the broker
     now = datetime.now(UTC)
-    with db.transaction() as session:  # the box was last heard before the outage
-        session.merge(
-            BoxStatus(
-                box_id=BOX_ID,
-                station_id="MDH",
-                online=False,
-                last_message_at=now - timedelta(minutes=40),
-            )
-        )
+    last_heard(db, now - timedelta(minutes=40))  # the box, before the outage
     box = publisher(mqtt_url)
     held = box_message("press", 1, ts=now - timedelta(minutes=30))
     box.publish(f"safezone/sos/{BOX_ID}/event", json.dumps(held), qos=1).wait_for_publish(5)

@@ -30,6 +30,14 @@ def box_message(
     return payload
 
 
+def last_heard(db: Any, at: datetime) -> None:
+    """The test box was last heard from at ``at`` (its messages stopped then)."""
+    from safezone.sos.models import BoxStatus
+
+    with db.transaction() as session:
+        session.merge(BoxStatus(box_id=BOX_ID, station_id="MDH", online=False, last_message_at=at))
+
+
 @dataclass
 class Site:
     box_id: str

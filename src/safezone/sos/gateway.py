@@ -55,6 +55,7 @@ GC_INTERVAL_S = 0.25  # a gateway process collects its garbage this often...
 GC_FULL_EVERY = 40  # ...and walks everything every 40th time (10 s)
 ROUTINE_CHUNK = 25  # heartbeats checked in one read session (a press stops it early)
 URGENT_PAUSE_MAX_S = 1.0  # the longest a chunk of heartbeats waits for urgent work
+HEARD_KEPT_S = 600.0  # how long a failed press's "last heard" is kept for its redelivery
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,9 @@ class MqttGateway:
         ]
         self._count = threading.Lock()
         self.processed = 0
+        # box id -> (when SafeZone had last heard from it, until when this is kept): for
+        # presses whose store failed and that the broker delivers again (``_store``).
+        self._heard_when_unstored: dict[str, tuple[datetime, float]] = {}
         self.gave_way = 0  # heartbeat transactions begun again for a press
 
     # paho callbacks run in paho's network thread: keep them short.
@@ -330,11 +334,31 @@ class MqttGateway:
                     tolerance_s=self.tolerance_s,
                     arrived=[arrival(m) for m, _ in part],
                     keep_going=keep_going,
+                    heard_before=self._heard_before() if urgent else None,
                 )
         results = iter(checked)
         return newest_heartbeats(
             [Received(m, box_id, next(results) if _is_event(m) else None) for m, box_id in located]
         )
+
+    def _remember_heard(self, prepared: list[Received]) -> None:
+        """Presses that could not be stored come again by redelivery, perhaps after a newer
+        message of their box was stored: keep when SafeZone had last heard from each box
+        when they first came, so a press held on the way is still judged late, not stale
+        (``sos.service.held``)."""
+        until = time.monotonic() + HEARD_KEPT_S
+        for item in prepared:
+            box = item.box_message.checked.box if item.box_message is not None else None
+            if box is not None and box.last_heard is not None:
+                earlier = self._heard_when_unstored.get(box.id)
+                if earlier is None or box.last_heard < earlier[0]:
+                    self._heard_when_unstored[box.id] = (box.last_heard, until)
+
+    def _heard_before(self) -> dict[str, datetime]:
+        now = time.monotonic()
+        kept = {b: entry for b, entry in self._heard_when_unstored.items() if entry[1] > now}
+        self._heard_when_unstored = kept
+        return {box_id: heard for box_id, (heard, _) in kept.items()}
 
     def _heartbeats_may_go_on(self, paused_until: float) -> Callable[[], bool]:
         """Whether a chunk of heartbeats may check its next message: not while urgent
@@ -375,7 +399,8 @@ class MqttGateway:
         prepared: list[Received] | None = None
         try:
             if urgent:
-                self._store_urgent(batch)
+                prepared = self._prepare(batch)
+                self._store_urgent(prepared)
             else:
                 prepared = self._prepare(batch, urgent=False)
                 self._store_routine(prepared)
@@ -383,6 +408,8 @@ class MqttGateway:
             if _database_busy(exc):
                 # Another writer held the database for the whole busy timeout: one by one
                 # would wait that long again per message. The broker redelivers presses.
+                if urgent and prepared is not None:
+                    self._remember_heard(prepared)
                 log.error(
                     "the database stayed locked; %d MQTT messages left to redelivery: %s",
                     len(batch),
@@ -392,7 +419,9 @@ class MqttGateway:
             else:
                 # Of a window of heartbeats, only what it kept (each box's newest and the
                 # refusals) is worth a transaction of its own.
-                kept = [p.message for p in prepared] if prepared is not None else batch
+                kept = (
+                    [p.message for p in prepared] if prepared is not None and not urgent else batch
+                )
                 failed, stored = self._store_one_by_one(kept, urgent=urgent)
                 batch = stored if urgent else batch
         else:
@@ -427,12 +456,11 @@ class MqttGateway:
                 with self._count:
                     self.gave_way += 1
 
-    def _store_urgent(self, batch: list[mqtt.MQTTMessage]) -> None:
-        """Check the batch and read each press's surroundings, then write it in one
-        urgent transaction. (Preparing on a helper thread while waiting for the write lock
-        was tried: with writers now holding the lock briefly, the two threads' contention
-        for the interpreter lock cost more than the overlap saved; ADR 0012.)"""
-        prepared = self._prepare(batch)
+    def _store_urgent(self, prepared: list[Received]) -> None:
+        """Write a checked batch (each press's surroundings read) in one urgent
+        transaction. (Preparing on a helper thread while waiting for the write lock was
+        tried: with writers now holding the lock briefly, the two threads' contention for
+        the interpreter lock cost more than the overlap saved; ADR 0012.)"""
         with self.db.transaction(urgent=True) as session:
             self._apply(session, prepared)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -472,14 +472,21 @@ def prepare(
     now: datetime | None = None,
     arrived: Sequence[datetime] | None = None,
     keep_going: Callable[[], bool] | None = None,
+    heard_before: Mapping[str, datetime] | None = None,
 ) -> list[Prepared]:
     """Check (box id, body) messages and read the surroundings of each press, all in a
     read session: what ``store`` then writes needs no more reads of its own.
     ``arrived``: when each message arrived, if not ``now``. ``keep_going``, asked before
     each message after the first: when it says no, the messages prepared so far are
-    returned, and the caller prepares the rest later."""
+    returned, and the caller prepares the rest later. ``heard_before``: for boxes whose
+    message arrived before and could not be stored (it comes again), when SafeZone had
+    last heard from them then; late or not is judged by the earlier time (``held``)."""
     now = now or utcnow()
     boxes = boxes_by_id(session, {box_id for box_id, _ in messages})
+    for box_id, heard in (heard_before or {}).items():
+        box = boxes.get(box_id)
+        if box is not None and (box.last_heard is None or heard < box.last_heard):
+            boxes[box_id] = replace(box, last_heard=heard)
     prepared: list[Prepared] = []
     for index, (box_id, body) in enumerate(messages):
         if prepared and keep_going is not None and not keep_going():
