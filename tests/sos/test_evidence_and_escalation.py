@@ -134,8 +134,11 @@ def test_capture_is_idempotent_per_call_and_skips_unreachable_cameras(db, settin
 
 def test_escalation_webhook_is_signed(devices):
     body = {"event": "incident.escalated", "incident": {"id": 5}}
-    assert webhooks.post_webhook(
-        devices + "/hook", body=body, secret="webhook-secret-123456", event_id="e-1"
+    assert (
+        webhooks.deliver(
+            devices + "/hook", body=body, secret="webhook-secret-123456", event_id="e-1"
+        )
+        is None
     )
     [(headers, raw)] = FakeDevices.received
     assert json.loads(raw) == body
@@ -144,7 +147,8 @@ def test_escalation_webhook_is_signed(devices):
 
 
 def test_unreachable_webhook_reports_failure():
-    assert not webhooks.post_webhook("http://127.0.0.1:9/hook", body={}, secret=None, event_id="x")
+    problem = webhooks.deliver("http://127.0.0.1:9/hook", body={}, secret=None, event_id="x")
+    assert problem is not None and "ConnectError" in problem
 
 
 def test_an_escalation_webhook_that_cannot_be_delivered_is_in_the_audit_trail(

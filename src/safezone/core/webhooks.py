@@ -41,7 +41,7 @@ def post_webhook_once(
     with db.transaction() as session:
         if not claim(session, name=f"webhook.{event_id}", holder=_NODE, keep=timedelta(days=1)):
             return False
-    problem = _deliver(url, body=body, secret=secret, event_id=event_id)
+    problem = deliver(url, body=body, secret=secret, event_id=event_id)
     if problem is None:
         return True
     from safezone.audit import service as audit_service  # (core's one use of the audit)
@@ -64,13 +64,9 @@ def post_webhook_once(
     return False
 
 
-def post_webhook(url: str, *, body: dict[str, Any], secret: str | None, event_id: str) -> bool:
-    """POST a JSON event, signed when a secret is set; retried a few times."""
-    return _deliver(url, body=body, secret=secret, event_id=event_id) is None
-
-
-def _deliver(url: str, *, body: dict[str, Any], secret: str | None, event_id: str) -> str | None:
-    """None once delivered; else what went wrong the last time."""
+def deliver(url: str, *, body: dict[str, Any], secret: str | None, event_id: str) -> str | None:
+    """POST a JSON event, signed when a secret is set, retried a few times: None once
+    delivered, else what went wrong the last time."""
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {"Content-Type": "application/json", "X-SafeZone-Event-Id": event_id}
     if secret:

@@ -72,7 +72,6 @@ class BoxResult:
     reason: str | None = None
     detail: str = ""
     incident_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     fault_field: str | None = None  # the message's field at fault, where one is (malformed)
 
     @property
@@ -424,7 +423,7 @@ def check(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
         return refused("malformed", detail=f"{where}: {first['msg']}", at=where)
-    sent = message.ts if message.ts.tzinfo else message.ts.replace(tzinfo=UTC)
+    sent = message.ts  # (with its zone: BoxMessage refuses one without)
     behind = (now - sent).total_seconds()
     late_s = 0.0
     if abs(behind) > tolerance_s:
@@ -567,7 +566,7 @@ def _act(session: Session, item: Prepared, *, transport: str) -> BoxResult:
         if checked.late_s:
             # It says the box was alive when it was sent, which is older than what its
             # status shows; the next heartbeat on time says where it is now.
-            return BoxResult("accepted", box.id, seq=message.seq, extra={"late_s": checked.late_s})
+            return BoxResult("accepted", box.id, seq=message.seq)
         return _heartbeat(session, box=box, message=message, now=now)
     # (box_id, seq) is unique: the row goes in unless this seq is stored already, which
     # one statement settles (no read before, no savepoint, whoever else is writing).
@@ -715,7 +714,7 @@ def _accept(
 def _press_description(box: BoxInfo, message: BoxMessage, late_s: float) -> str:
     if not late_s:
         return f"SOS box {box.id} was pressed"
-    sent = message.ts.astimezone(UTC) if message.ts.tzinfo else message.ts
+    sent = message.ts.astimezone(UTC)
     return (
         f"SOS box {box.id} was pressed {_duration(late_s)} before the press reached SafeZone"
         f" (held while the box could not reach it; sent {sent:%Y-%m-%d %H:%M:%S} UTC)"

@@ -41,12 +41,7 @@
         document.getElementById("tile-note").hidden = ok;
       },
     });
-    api("/api/v1/zones")
-      .then((zones) => {
-        const layer = SZ.map.zoneLayer(zones).addTo(map);
-        SZ.map.fit(map, layer);
-      })
-      .catch(() => {});
+    SZ.map.publicZones(map);
     SZ.hotspots.attach(map, { initial: "forecast", position: "topright" });
     document.getElementById("kpi-range").addEventListener("change", loadKpis);
     document.addEventListener("sz:lang", () => {
